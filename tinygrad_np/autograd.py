@@ -1,0 +1,308 @@
+"""The engine: grad mode, the ``Function`` base class, the op registry and the backward pass.
+
+Reverse mode in three sentences. Every differentiable op records a ``Function`` node that
+remembers its input tensors. ``backward`` visits the nodes in reverse topological order,
+asking each one for the vector-Jacobian product (VJP) ``x̄_i = ȳ · ∂y/∂x_i`` of its inputs,
+and sums the contributions that reach the same tensor. Leaves that require grad collect
+their total in ``.grad``.
+
+This module knows nothing about ``Tensor``'s methods beyond duck typing (``.data``,
+``._ctx``, ``.grad``, ``.requires_grad``, ``.shape`` and the ops a VJP uses), so ``tensor.py``
+and the op modules depend on it and never the other way round.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - only for type hints
+    from .tensor import Tensor
+
+# ----------------------------------------------------------------------------- grad mode
+_grad_enabled: bool = True  # the only global mutable state of the framework
+
+
+def is_grad_enabled() -> bool:
+    """True when new ops record a graph for backward."""
+    return _grad_enabled
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    """Context manager / decorator that turns graph recording on or off inside its block."""
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self._saved: list[bool] = []
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self._saved.append(_grad_enabled)
+        _grad_enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self._saved.pop()
+
+
+class no_grad(set_grad_enabled):
+    """``with no_grad():`` or ``@no_grad()``: ops inside record no graph (inference, updates)."""
+
+    def __init__(self) -> None:
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """Re-enable graph recording inside a ``no_grad`` block."""
+
+    def __init__(self) -> None:
+        super().__init__(True)
+
+
+# ----------------------------------------------------------------------------- Function
+class Function:
+    """One differentiable op. An instance is both the graph node and PyTorch's ``ctx``.
+
+    Subclasses implement
+
+    * ``forward(self, *arrays, **params) -> np.ndarray`` on raw ndarrays (fast), saving on
+      ``self`` whatever backward needs; and
+    * ``backward(self, g, out) -> tuple[Tensor | None, ...]``: the VJP of each input, given
+      the upstream gradient ``g`` and the op's output ``out`` (both Tensors). VJPs are written
+      with Tensor ops, so with ``create_graph=True`` they are themselves differentiable.
+
+    A VJP may return a gradient with the *broadcast* shape; the engine un-broadcasts it in
+    one place (``unbroadcast``). It should return ``None`` for inputs whose
+    ``self.needs_input_grad[i]`` is False, and may skip computing them.
+    """
+
+    inputs: tuple["Tensor", ...]
+    needs_input_grad: tuple[bool, ...]
+    released: bool = False
+
+    def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def backward(self, g: "Tensor", out: "Tensor") -> tuple["Tensor | None", ...]:  # pragma: no cover
+        raise NotImplementedError
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def release(self) -> None:
+        """Drop the references to inputs and saved buffers once backward has used them."""
+        self.__dict__.clear()
+        self.released = True
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+#: name -> Function subclass for every differentiable op. Tests and docs enumerate it.
+OPS: dict[str, type[Function]] = {}
+
+
+def register(name: str):
+    """Class decorator: add a Function subclass to the registry under ``name``."""
+
+    def deco(cls: type[Function]) -> type[Function]:
+        if name in OPS:
+            raise ValueError(f"op {name!r} registered twice")
+        OPS[name] = cls
+        cls.op_name = name  # type: ignore[attr-defined]
+        return cls
+
+    return deco
+
+
+# ----------------------------------------------------------------------------- broadcasting
+def broadcast_shape(op: str, *shapes: Sequence[int]) -> tuple[int, ...]:
+    """NumPy's broadcast of ``shapes``, or a ValueError naming the op and the shapes."""
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        pretty = " and ".join(str(tuple(s)) for s in shapes)
+        raise ValueError(f"{op}: shapes {pretty} cannot be broadcast together") from None
+
+
+def unbroadcast(g: "Tensor", shape: tuple[int, ...]) -> "Tensor":
+    """Sum ``g`` back to ``shape``: over the leading axes broadcasting added and over the
+    axes where ``shape`` has size 1. The one place broadcasting is undone (VJP of broadcast)."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
+    )
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+# ----------------------------------------------------------------------------- backward pass
+def topological_order(roots: Iterable["Tensor"]) -> list["Tensor"]:
+    """Non-leaf tensors reachable from ``roots``, each after all tensors that consume it.
+
+    Iterative depth-first search (a chain of 100,000 ops would overflow Python's stack if
+    this recursed). Raises if the graph was already freed by an earlier backward.
+    """
+    order: list["Tensor"] = []
+    visited: set[int] = set()
+    for root in roots:
+        if root._ctx is None or id(root) in visited:
+            continue
+        visited.add(id(root))
+        stack: list[tuple["Tensor", int]] = [(root, 0)]
+        while stack:
+            t, i = stack[-1]
+            fn = t._ctx
+            if fn.released:
+                raise RuntimeError(
+                    f"backward through {fn.name} a second time: its buffers were freed by the "
+                    "first backward. Pass retain_graph=True to the first call to keep them."
+                )
+            if i < len(fn.inputs):
+                stack[-1] = (t, i + 1)
+                child = fn.inputs[i]
+                if child._ctx is not None and id(child) not in visited:
+                    visited.add(id(child))
+                    stack.append((child, 0))
+            else:
+                stack.pop()
+                order.append(t)  # post-order: inputs before their consumers
+    order.reverse()  # consumers first
+    return order
+
+
+def run_backward(
+    roots: Sequence["Tensor"],
+    seeds: Sequence["Tensor"],
+    *,
+    inputs: Sequence["Tensor"] | None = None,
+    retain_graph: bool = False,
+    create_graph: bool = False,
+) -> list["Tensor | None"] | None:
+    """Propagate ``seeds`` (one per root, same shape) back through the graph.
+
+    With ``inputs=None`` the total gradient of every leaf that requires grad is *added* to
+    its ``.grad`` (gradients accumulate across calls, as in PyTorch; zero them between steps).
+    With ``inputs`` given, ``.grad`` is untouched and the gradients w.r.t. those tensors are
+    returned (``None`` where an input does not influence the roots).
+
+    ``create_graph=True`` records the VJPs themselves as a graph (higher-order gradients).
+    Unless ``retain_graph`` is set, each node frees its buffers once it has been used.
+    """
+    wanted = {id(t): k for k, t in enumerate(inputs)} if inputs is not None else None
+    results: list["Tensor | None"] = [None] * len(inputs) if inputs is not None else []
+    grads: dict[int, "Tensor"] = {}
+
+    def deliver(t: "Tensor", g: "Tensor") -> None:
+        key = id(t)
+        if wanted is not None and t._ctx is None:  # leaf: only collect what was asked for
+            if key in wanted:
+                k = wanted[key]
+                results[k] = g if results[k] is None else results[k] + g
+            return
+        if t._ctx is None:  # leaf in .grad mode
+            if not create_graph:
+                g = g.detach()
+            t.grad = g if t.grad is None else t.grad + g
+            return
+        grads[key] = g if key not in grads else grads[key] + g
+
+    order = topological_order(roots)
+    with set_grad_enabled(create_graph):
+        for root, seed in zip(roots, seeds):
+            if root.requires_grad:
+                deliver(root, seed)
+        for t in order:
+            g = grads.pop(id(t), None)
+            if wanted is not None and id(t) in wanted:
+                results[wanted[id(t)]] = g
+            fn = t._ctx
+            if g is not None:
+                in_grads = fn.backward(g, t)
+                for x, gx, needed in zip(fn.inputs, in_grads, fn.needs_input_grad):
+                    if needed and gx is not None:
+                        deliver(x, _checked(fn, x, unbroadcast(gx, x.shape)))
+            if not retain_graph:
+                fn.release()
+    return results if inputs is not None else None
+
+
+def _checked(fn: Function, x: "Tensor", gx: "Tensor") -> "Tensor":
+    """The engine's invariant: a gradient has its input's shape and dtype."""
+    if gx.shape != x.shape or gx.dtype != x.dtype:
+        raise RuntimeError(
+            f"{fn.name}.backward returned a gradient of shape {gx.shape} and dtype {gx.dtype} "
+            f"for an input of shape {x.shape} and dtype {x.dtype}"
+        )
+    return gx
+
+
+def _seeds(outputs: Sequence["Tensor"], grad_outputs: Sequence[Any] | None) -> list["Tensor"]:
+    from_like = type(outputs[0])  # seeds are plain tensors of the outputs' class
+    seeds = []
+    for k, out in enumerate(outputs):
+        g = None if grad_outputs is None else grad_outputs[k]
+        if g is None:
+            if out.size != 1:
+                raise RuntimeError(
+                    f"grad can be implicitly created only for scalar outputs; got shape "
+                    f"{out.shape}. Pass gradient= (an array of that shape) to backward."
+                )
+            g = np.ones_like(out.data)
+        g = g if isinstance(g, from_like) else from_like(np.asarray(g, dtype=out.dtype))
+        if g.shape != out.shape:
+            raise ValueError(f"gradient has shape {g.shape} but the output has shape {out.shape}")
+        seeds.append(g)
+    return seeds
+
+
+def backward(
+    tensor: "Tensor", gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False
+) -> None:
+    """``tensor.backward()``: accumulate d tensor / d leaf into every leaf's ``.grad``."""
+    if not tensor.requires_grad:
+        raise RuntimeError("backward on a tensor that does not require grad (no graph to go back through)")
+    retain = create_graph if retain_graph is None else retain_graph
+    run_backward([tensor], _seeds([tensor], None if gradient is None else [gradient]),
+                 retain_graph=retain, create_graph=create_graph)
+
+
+def grad(
+    outputs: "Tensor | Sequence[Tensor]",
+    inputs: "Tensor | Sequence[Tensor]",
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple["Tensor", ...]:
+    """Gradients of ``outputs`` w.r.t. ``inputs`` (like ``torch.autograd.grad``), leaving ``.grad`` alone.
+
+    ``grad_outputs`` are the upstream gradients (the "v" of the VJP ``v^T J``), one per output.
+    An input that does not influence the outputs raises unless ``allow_unused``, in which case
+    its gradient is a zero tensor.
+    """
+    outs = [outputs] if not isinstance(outputs, (list, tuple)) else list(outputs)
+    ins = [inputs] if not isinstance(inputs, (list, tuple)) else list(inputs)
+    if grad_outputs is not None and not isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = [grad_outputs]
+    for x in ins:
+        if not x.requires_grad:
+            raise RuntimeError("grad: an input does not require grad")
+    retain = create_graph if retain_graph is None else retain_graph
+    live = [o for o in outs if o.requires_grad]
+    seeds = _seeds(outs, grad_outputs)
+    live_seeds = [s for o, s in zip(outs, seeds) if o.requires_grad]
+    results = run_backward(live, live_seeds, inputs=ins, retain_graph=retain, create_graph=create_graph)
+    final = []
+    for x, g in zip(ins, results or [None] * len(ins)):
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError("grad: an input is not used to compute the outputs (pass allow_unused=True)")
+            g = type(x)(np.zeros_like(x.data))
+        final.append(g)
+    return tuple(final)

@@ -1,0 +1,282 @@
+"""Finite-difference checks of the gradients that backward computes.
+
+What is compared. For a random upstream gradient ``u`` (never all-ones) the analytic VJP
+``a = uᵀJ`` from one backward pass is compared, entry by entry, with the numeric
+``n_j = (u·f(x + ε e_j) - u·f(x - ε e_j)) / 2ε`` (central) or ``(u·f(x + ε e_j) - u·f(x)) / ε``
+(forward). Each entry passes when ``|a - n| <= atol + rtol·|n|``; the report also gives the
+norm ratio ``‖a - n‖ / (‖a‖ + ‖n‖)``.
+
+Modes: ``full`` probes every input entry (the default when no input has more than 256
+entries), ``sample`` a random subset that covers every input, and ``fast`` a single random
+direction ``v`` per input: it compares ``uᵀJv`` (as in PyTorch's fast mode).
+
+Kinks. Where the one-sided differences ``(f(x+ε)-f(x))/ε`` and ``(f(x)-f(x-ε))/ε`` disagree,
+the function is not differentiable at that point. Such an entry is flagged ``kink`` rather
+than ``mismatch`` when the analytic value lies between the two one-sided slopes (a valid
+subgradient); kinks are reported but do not fail the check.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .autograd import grad as autograd_grad
+from .autograd import enable_grad, no_grad
+from .tensor import Tensor
+
+DEFAULTS = {  # dtype -> (eps, atol, rtol); float64 as in PyTorch's gradcheck
+    np.dtype(np.float64): (1e-6, 1e-5, 1e-3),
+    np.dtype(np.float32): (5e-3, 1e-4, 1e-2),
+}
+FULL_MODE_LIMIT = 256
+SAMPLE_SIZE = 64
+
+
+class GradcheckError(AssertionError):
+    """Raised by a failed check with ``raise_exception=True``; ``.report`` has the details."""
+
+    def __init__(self, report: "GradcheckReport") -> None:
+        super().__init__(str(report))
+        self.report = report
+
+
+@dataclass
+class Entry:
+    """One compared value: input number, index into it, x, analytic, numeric, allowed error, flag."""
+
+    input: int
+    index: tuple[int, ...]
+    x: float
+    analytic: float
+    numeric: float
+    allowed: float
+    flag: str  # "ok", "mismatch" or "kink"
+
+    @property
+    def error(self) -> float:
+        return abs(self.analytic - self.numeric)
+
+
+@dataclass
+class GradcheckReport:
+    """The result of a check; truthy iff it passed. ``print(report)`` shows a table."""
+
+    passed: bool
+    method: str
+    mode: str
+    dtype: str
+    eps: float
+    atol: float
+    rtol: float
+    checked: int
+    max_abs_error: float
+    max_rel_error: float
+    norm_ratio: float
+    mismatches: int
+    kinks: list[Entry] = field(default_factory=list)
+    worst: list[Entry] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        head = (
+            f"gradcheck {'PASSED' if self.passed else 'FAILED'}: {self.checked} values ({self.mode} mode, "
+            f"{self.method} differences, {self.dtype}, eps={self.eps:g}, atol={self.atol:g}, rtol={self.rtol:g})\n"
+            f"  max abs error {self.max_abs_error:.3e}, max rel error {self.max_rel_error:.3e}, "
+            f"norm ratio {self.norm_ratio:.3e}, mismatches {self.mismatches}, kinks {len(self.kinks)}\n"
+        )
+        rows = self.worst + [k for k in self.kinks if k not in self.worst]
+        if not rows:
+            return head
+        lines = [f"  {'input':>5} {'index':<14} {'x':>12} {'analytic':>13} {'numeric':>13} {'|a-n|':>10} "
+                 f"{'allowed':>10}  flag"]
+        for e in rows:
+            lines.append(f"  {e.input:>5} {str(e.index):<14} {e.x:>12.5g} {e.analytic:>13.6g} {e.numeric:>13.6g} "
+                         f"{e.error:>10.3e} {e.allowed:>10.3e}  {e.flag}")
+        return head + "\n".join(lines) + "\n"
+
+
+def _as_inputs(inputs: Any) -> list[Tensor]:
+    inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    out = []
+    for x in inputs:
+        if isinstance(x, Tensor):
+            out.append(x)
+        else:
+            arr = np.asarray(x)
+            out.append(Tensor(arr, requires_grad=arr.dtype.kind == "f"))
+    return out
+
+
+def _flat_output(y: Any) -> np.ndarray:
+    ys = y if isinstance(y, (list, tuple)) else [y]
+    return np.concatenate([np.asarray(t.data if isinstance(t, Tensor) else t, dtype=np.float64).ravel() for t in ys])
+
+
+def _outputs(y: Any) -> list[Tensor]:
+    return list(y) if isinstance(y, (list, tuple)) else [y]
+
+
+def gradcheck(
+    fn: Callable[..., Any],
+    inputs: Any,
+    *,
+    eps: float | None = None,
+    atol: float | None = None,
+    rtol: float | None = None,
+    method: str = "central",
+    mode: str | None = None,
+    raise_exception: bool = True,
+    seed: int = 0,
+    nsamples: int = SAMPLE_SIZE,
+) -> GradcheckReport:
+    """Compare backward's gradients of ``fn(*inputs)`` with finite differences.
+
+    ``inputs``: Tensors (those with ``requires_grad`` are checked) or arrays (float ones are
+    checked). ``fn`` returns a Tensor or a tuple of Tensors of any shape. Tolerance defaults
+    depend on the dtype (float64: eps 1e-6, atol 1e-5, rtol 1e-3). Returns a report that is
+    truthy iff the check passed; raises ``GradcheckError`` on failure if ``raise_exception``.
+    """
+    if method not in ("central", "forward"):
+        raise ValueError(f"gradcheck: method must be 'central' or 'forward', got {method!r}")
+    xs = _as_inputs(inputs)
+    diff = [i for i, x in enumerate(xs) if x.requires_grad]
+    if not diff:
+        raise ValueError("gradcheck: no input requires grad")
+    dtype = xs[diff[0]].dtype
+    d_eps, d_atol, d_rtol = DEFAULTS.get(np.dtype(dtype), DEFAULTS[np.dtype(np.float32)])
+    eps, atol, rtol = eps or d_eps, d_atol if atol is None else atol, d_rtol if rtol is None else rtol
+    if dtype != np.float64:
+        warnings.warn(f"gradcheck in {dtype} is only a smoke test: finite differences need float64 "
+                      "to be accurate", stacklevel=2)
+    if mode is None:
+        mode = "full" if all(xs[i].size <= FULL_MODE_LIMIT for i in diff) else "sample"
+    if mode not in ("full", "sample", "fast"):
+        raise ValueError(f"gradcheck: mode must be 'full', 'sample' or 'fast', got {mode!r}")
+    rng = np.random.default_rng(seed)
+
+    # Analytic side: one backward pass with a random upstream gradient u.
+    leaves = [Tensor(x.data.copy(), requires_grad=True) if i in diff else x for i, x in enumerate(xs)]
+    outs = _outputs(fn(*leaves))
+    us = [_random_upstream(rng, o.shape) for o in outs]
+    u_flat = np.concatenate([u.ravel() for u in us]) if us else np.zeros(0)
+    live = [(o, u) for o, u in zip(outs, us) if o.requires_grad]
+    if live:
+        grads = autograd_grad([o for o, _ in live], [leaves[i] for i in diff],
+                              grad_outputs=[Tensor(u.astype(o.dtype)) for o, u in live], allow_unused=True)
+    else:
+        grads = [Tensor(np.zeros_like(leaves[i].data)) for i in diff]
+    analytic = {i: g.data.astype(np.float64) for i, g in zip(diff, grads)}
+
+    # Numeric side: perturb working copies of the inputs in place.
+    work = [Tensor(x.data.copy()) if i in diff else x for i, x in enumerate(xs)]
+
+    def phi() -> float:
+        with no_grad():
+            return float(np.dot(u_flat, _flat_output(fn(*work))))
+
+    f0 = phi()
+    entries: list[Entry] = []
+    for i in diff:
+        data = work[i].data
+        if mode == "fast":
+            v = rng.standard_normal(data.shape)
+            entries.append(_probe(phi, f0, data, v, eps, method, atol, rtol, i, (),
+                                  float(np.sum(analytic[i] * v))))
+            continue
+        flat_ids = np.arange(data.size)
+        if mode == "sample" and data.size > nsamples:
+            flat_ids = np.sort(rng.choice(data.size, size=nsamples, replace=False))
+        for j in flat_ids:
+            idx = np.unravel_index(int(j), data.shape)
+            direction = np.zeros(data.shape)
+            direction[idx] = 1.0
+            entries.append(_probe(phi, f0, data, direction, eps, method, atol, rtol, i,
+                                  tuple(int(k) for k in idx), float(analytic[i][idx])))
+    return _report(entries, method, mode, str(dtype), eps, atol, rtol, raise_exception)
+
+
+def _random_upstream(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Standard normal upstream gradient: never all-ones, so a VJP that ignores g is caught."""
+    return rng.standard_normal(shape)
+
+
+def _probe(phi, f0, data, direction, eps, method, atol, rtol, i, index, analytic) -> Entry:
+    """Finite differences of phi along ``direction`` (an in-place perturbation of ``data``)."""
+    base = data.copy()
+    step = (direction * eps).astype(data.dtype)
+    data += step
+    f_plus = phi()
+    data[...] = base
+    data -= step
+    f_minus = phi()
+    data[...] = base
+    h = eps
+    d_plus, d_minus = (f_plus - f0) / h, (f0 - f_minus) / h
+    numeric = (f_plus - f_minus) / (2 * h) if method == "central" else d_plus
+    allowed = atol + rtol * abs(numeric)
+    flag = "ok"
+    if abs(analytic - numeric) > allowed:
+        lo, hi = min(d_plus, d_minus), max(d_plus, d_minus)
+        one_sided_disagree = hi - lo > 10 * (atol + rtol * max(abs(hi), abs(lo)))
+        within = lo - allowed <= analytic <= hi + allowed
+        flag = "kink" if one_sided_disagree and within else "mismatch"
+    x = float(base[index]) if index else float("nan")
+    return Entry(i, index, x, analytic, numeric, allowed, flag)
+
+
+def _report(entries, method, mode, dtype, eps, atol, rtol, raise_exception) -> GradcheckReport:
+    a = np.array([e.analytic for e in entries])
+    n = np.array([e.numeric for e in entries])
+    err = np.abs(a - n)
+    rel = err / np.maximum(np.abs(n), np.finfo(float).tiny)
+    denom = np.linalg.norm(a) + np.linalg.norm(n)
+    norm_ratio = float(np.linalg.norm(a - n) / denom) if denom > 0 else 0.0
+    mismatches = [e for e in entries if e.flag == "mismatch"]
+    ranked = sorted((e for e in entries if e.flag != "kink"), key=lambda e: e.error / e.allowed, reverse=True)
+    report = GradcheckReport(
+        passed=not mismatches, method=method, mode=mode, dtype=dtype, eps=eps, atol=atol, rtol=rtol,
+        checked=len(entries), max_abs_error=float(err.max(initial=0.0)), max_rel_error=float(rel.max(initial=0.0)),
+        norm_ratio=norm_ratio, mismatches=len(mismatches), kinks=[e for e in entries if e.flag == "kink"],
+        worst=ranked[:5],
+    )
+    if not report.passed and raise_exception:
+        raise GradcheckError(report)
+    return report
+
+
+def gradgradcheck(
+    fn: Callable[..., Any],
+    inputs: Any,
+    *,
+    seed: int = 0,
+    **kwargs: Any,
+) -> GradcheckReport:
+    """Check second derivatives: gradcheck of ``(x, v) -> (vᵀJ)(x)``, the VJP of ``fn`` built with
+    ``create_graph=True``, for a fixed random ``v``. Like ``torch.autograd.gradgradcheck``."""
+    xs = _as_inputs(inputs)
+    diff = [i for i, x in enumerate(xs) if x.requires_grad]
+    rng = np.random.default_rng(seed + 1)
+    with no_grad():
+        outs = _outputs(fn(*xs))
+    vs = [Tensor(_random_upstream(rng, o.shape).astype(o.dtype)) for o in outs]
+
+    def first_derivative(*args: Tensor) -> tuple[Tensor, ...]:
+        # The numeric pass calls this under no_grad with constant inputs: the first
+        # derivative still needs a graph, so make those inputs leaves and record.
+        args = tuple(Tensor(a.data, requires_grad=True) if i in diff and not a.requires_grad else a
+                     for i, a in enumerate(args))
+        with enable_grad():
+            return _vjp(args)
+
+    def _vjp(args: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        ys = _outputs(fn(*args))
+        live = [(y, v) for y, v in zip(ys, vs) if y.requires_grad]
+        return autograd_grad([y for y, _ in live], [args[i] for i in diff], grad_outputs=[v for _, v in live],
+                             create_graph=True, allow_unused=True)
+
+    return gradcheck(first_derivative, xs, seed=seed, **kwargs)

@@ -1,0 +1,266 @@
+"""Elementwise ops. Binary ops broadcast like NumPy; the engine un-broadcasts their VJPs.
+
+Notation in the docstrings: ``g`` is the upstream gradient ȳ, ``y`` the op's output.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function, broadcast_shape, register
+from ..tensor import Tensor
+
+
+def const(arr: np.ndarray, like: np.ndarray) -> Tensor:
+    """A constant (non-differentiable) tensor with ``like``'s float dtype, e.g. a mask."""
+    return Tensor._from_op(np.asarray(arr, dtype=like.dtype), None)
+
+
+class Binary(Function):
+    """Checks the two shapes broadcast, naming the op, before computing."""
+
+    def check(self, a: np.ndarray, b: np.ndarray) -> None:
+        if a.shape != b.shape:
+            broadcast_shape(self.op_name, a.shape, b.shape)  # type: ignore[attr-defined]
+
+
+@register("add")
+class Add(Binary):
+    """y = a + b.   VJP: ā = g, b̄ = g."""
+
+    def forward(self, a, b):
+        self.check(a, b)
+        return a + b
+
+    def backward(self, g, out):
+        return g, g
+
+
+@register("sub")
+class Sub(Binary):
+    """y = a - b.   VJP: ā = g, b̄ = -g."""
+
+    def forward(self, a, b):
+        self.check(a, b)
+        return a - b
+
+    def backward(self, g, out):
+        return g, (-g if self.needs_input_grad[1] else None)
+
+
+@register("mul")
+class Mul(Binary):
+    """y = a * b.   VJP: ā = g b, b̄ = g a."""
+
+    def forward(self, a, b):
+        self.check(a, b)
+        return a * b
+
+    def backward(self, g, out):
+        a, b = self.inputs
+        return (g * b if self.needs_input_grad[0] else None,
+                g * a if self.needs_input_grad[1] else None)
+
+
+@register("div")
+class Div(Binary):
+    """y = a / b.   VJP: ā = g / b, b̄ = -g a / b²."""
+
+    def forward(self, a, b):
+        self.check(a, b)
+        return a / b
+
+    def backward(self, g, out):
+        a, b = self.inputs
+        return (g / b if self.needs_input_grad[0] else None,
+                -g * a / (b * b) if self.needs_input_grad[1] else None)
+
+
+@register("pow")
+class Pow(Binary):
+    """y = a ** b.   VJP: ā = g b a^(b-1), b̄ = g y log(a)  (b̄ only where b needs grad; needs a > 0)."""
+
+    def forward(self, a, b):
+        self.check(a, b)
+        return a ** b
+
+    def backward(self, g, out):
+        a, b = self.inputs
+        return (g * b * a ** (b - 1) if self.needs_input_grad[0] else None,
+                g * out * a.log() if self.needs_input_grad[1] else None)
+
+
+@register("neg")
+class Neg(Function):
+    """y = -a.   VJP: ā = -g."""
+
+    def forward(self, a):
+        return -a
+
+    def backward(self, g, out):
+        return (-g,)
+
+
+@register("exp")
+class Exp(Function):
+    """y = exp(a).   VJP: ā = g y."""
+
+    def forward(self, a):
+        return np.exp(a)
+
+    def backward(self, g, out):
+        return (g * out,)
+
+
+@register("log")
+class Log(Function):
+    """y = log(a).   VJP: ā = g / a."""
+
+    def forward(self, a):
+        return np.log(a)
+
+    def backward(self, g, out):
+        return (g / self.inputs[0],)
+
+
+@register("sqrt")
+class Sqrt(Function):
+    """y = √a.   VJP: ā = g / (2y)."""
+
+    def forward(self, a):
+        return np.sqrt(a)
+
+    def backward(self, g, out):
+        return (g / (out * 2),)
+
+
+@register("abs")
+class Abs(Function):
+    """y = |a|.   VJP: ā = g sign(a)  (subgradient 0 at a = 0)."""
+
+    def forward(self, a):
+        return np.abs(a)
+
+    def backward(self, g, out):
+        a = self.inputs[0].data
+        return (g * const(np.sign(a), a),)
+
+
+@register("tanh")
+class Tanh(Function):
+    """y = tanh(a).   VJP: ā = g (1 - y²)."""
+
+    def forward(self, a):
+        return np.tanh(a)
+
+    def backward(self, g, out):
+        return (g * (1 - out * out),)
+
+
+@register("sigmoid")
+class Sigmoid(Function):
+    """y = 1 / (1 + exp(-a)), computed without overflow.   VJP: ā = g y (1 - y)."""
+
+    def forward(self, a):
+        e = np.exp(-np.abs(a))  # in (0, 1]: never overflows
+        return np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+
+    def backward(self, g, out):
+        return (g * out * (1 - out),)
+
+
+@register("relu")
+class ReLU(Function):
+    """y = max(a, 0).   VJP: ā = g · [a > 0]  (subgradient ReLU'(0) = 0, as in PyTorch)."""
+
+    def forward(self, a):
+        return np.maximum(a, 0)
+
+    def backward(self, g, out):
+        a = self.inputs[0].data
+        return (g * const(a > 0, a),)
+
+
+@register("leaky_relu")
+class LeakyReLU(Function):
+    """y = a if a > 0 else s·a.   VJP: ā = g · (1 if a > 0 else s)  (slope s at a = 0)."""
+
+    def forward(self, a, negative_slope=0.01):
+        self.slope = negative_slope
+        return np.where(a > 0, a, a * negative_slope).astype(a.dtype, copy=False)
+
+    def backward(self, g, out):
+        a = self.inputs[0].data
+        return (g * const(np.where(a > 0, 1.0, self.slope), a),)
+
+
+def _tie_split(a: np.ndarray, b: np.ndarray, a_wins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weights (wa, wb) of a selection between a and b; ties (a == b) split the gradient evenly."""
+    tie = a == b
+    wa = np.where(tie, 0.5, a_wins.astype(float))
+    return wa, 1 - wa
+
+
+@register("maximum")
+class Maximum(Binary):
+    """y = max(a, b).   VJP: ā = g·[a > b], b̄ = g·[b > a]; ties split g evenly (½ each)."""
+
+    def forward(self, a, b):
+        self.check(a, b)
+        return np.maximum(a, b)
+
+    def backward(self, g, out):
+        a, b = self.inputs
+        wa, wb = _tie_split(a.data, b.data, a.data > b.data)
+        return (g * const(wa, a.data) if self.needs_input_grad[0] else None,
+                g * const(wb, b.data) if self.needs_input_grad[1] else None)
+
+
+@register("minimum")
+class Minimum(Binary):
+    """y = min(a, b).   VJP: ā = g·[a < b], b̄ = g·[b < a]; ties split g evenly (½ each)."""
+
+    def forward(self, a, b):
+        self.check(a, b)
+        return np.minimum(a, b)
+
+    def backward(self, g, out):
+        a, b = self.inputs
+        wa, wb = _tie_split(a.data, b.data, a.data < b.data)
+        return (g * const(wa, a.data) if self.needs_input_grad[0] else None,
+                g * const(wb, b.data) if self.needs_input_grad[1] else None)
+
+
+@register("where")
+class Where(Binary):
+    """y = cond ? a : b.   VJP: ā = g·cond, b̄ = g·(1 - cond)  (cond is a constant)."""
+
+    def forward(self, a, b, cond):
+        broadcast_shape("where", cond.shape, a.shape, b.shape)
+        self.cond = cond
+        return np.where(cond, a, b)
+
+    def backward(self, g, out):
+        a, b = self.inputs
+        c = self.cond
+        return (g * const(c, a.data) if self.needs_input_grad[0] else None,
+                g * const(~c, b.data) if self.needs_input_grad[1] else None)
+
+
+@register("clip")
+class Clip(Function):
+    """y = min(max(a, lo), hi).   VJP: ā = g·[lo ≤ a ≤ hi]  (inclusive at the bounds, as in PyTorch)."""
+
+    def forward(self, a, lo=None, hi=None):
+        if lo is None and hi is None:
+            raise ValueError("clip: give at least one of min and max")
+        self.lo, self.hi = lo, hi
+        return np.clip(a, lo, hi)
+
+    def backward(self, g, out):
+        a = self.inputs[0].data
+        inside = np.ones(a.shape, dtype=bool)
+        if self.lo is not None:
+            inside &= a >= self.lo
+        if self.hi is not None:
+            inside &= a <= self.hi
+        return (g * const(inside, a),)
