@@ -7,7 +7,7 @@
     Tensor([2., 4., 6.], dtype=float32)
 """
 from . import ops  # noqa: F401  (fills the registry: must come before anything uses ops)
-from .autograd import OPS, enable_grad, grad as autograd_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import OPS, AnomalyError, detect_anomaly, enable_grad, grad as autograd_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import (
     Tensor, arange, concatenate, eye, full, full_like, functions, ones, ones_like, rand, rand_like, randn,
     randn_like, stack, tensor, where, zeros, zeros_like,
@@ -18,7 +18,7 @@ globals().update(functions)  # tinygrad_np.exp(x), tinygrad_np.sum(x, axis=0), .
 
 __version__ = "0.1.0"
 __all__ = [
-    "OPS", "Tensor", "tensor", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "autograd_grad",
+    "OPS", "Tensor", "detect_anomaly", "AnomalyError", "tensor", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "autograd_grad",
     "zeros", "ones", "full", "arange", "eye", "rand", "randn", "zeros_like", "ones_like", "full_like",
     "rand_like", "randn_like", "where", "concatenate", "stack", "nn", *functions,
 ]

@@ -13,6 +13,8 @@ and the op modules depend on it and never the other way round.
 from __future__ import annotations
 
 import contextlib
+import os
+import traceback
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
@@ -20,8 +22,10 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover - only for type hints
     from .tensor import Tensor
 
-# ----------------------------------------------------------------------------- grad mode
-_grad_enabled: bool = True  # the only global mutable state of the framework
+# ----------------------------------------------------------------------------- modes
+# The framework's only global mutable state: two mode flags, set by context managers.
+_grad_enabled: bool = True  # ops record a graph (off inside no_grad)
+_anomaly_enabled: bool = False  # ops check for NaN/Inf and remember where they were created
 
 
 def is_grad_enabled() -> bool:
@@ -58,6 +62,44 @@ class enable_grad(set_grad_enabled):
 
     def __init__(self) -> None:
         super().__init__(True)
+
+
+class AnomalyError(FloatingPointError):
+    """Raised inside ``detect_anomaly()`` at the first op whose output or gradient is not finite."""
+
+
+class detect_anomaly(contextlib.ContextDecorator):
+    """Inside this block every op remembers the user code line that created it, and the first
+    forward output or backward gradient containing NaN/Inf raises ``AnomalyError`` naming the
+    op, the shapes and that line. Slower: use it to debug, not to train."""
+
+    def __enter__(self) -> None:
+        global _anomaly_enabled
+        self._saved = _anomaly_enabled
+        _anomaly_enabled = True
+
+    def __exit__(self, *exc: object) -> None:
+        global _anomaly_enabled
+        _anomaly_enabled = self._saved
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def user_code_line() -> str:
+    """'file:line in function: source' of the innermost stack frame outside tinygrad_np."""
+    for frame in reversed(traceback.extract_stack()):
+        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
+            return f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line}"
+    return "<unknown>"
+
+
+def check_finite(what: str, array: np.ndarray, fn: "Function", shapes: str) -> None:
+    """In anomaly mode: raise AnomalyError if ``array`` has a NaN or Inf."""
+    if array.dtype.kind in "fc" and not np.all(np.isfinite(array)):
+        where = getattr(fn, "created_at", None) or user_code_line()
+        bad = "NaN" if np.isnan(array).any() else "Inf"
+        raise AnomalyError(f"{fn.name} {what} contains {bad} ({shapes}); the op was created at {where}")
 
 
 # ----------------------------------------------------------------------------- Function
@@ -223,13 +265,30 @@ def run_backward(
                 results[wanted[id(t)]] = g
             fn = t._ctx
             if g is not None:
-                in_grads = fn.backward(g, t)
+                in_grads = _vjps_with_anomaly_check(fn, g, t) if _anomaly_enabled else fn.backward(g, t)
                 for x, gx, needed in zip(fn.inputs, in_grads, fn.needs_input_grad):
                     if needed and gx is not None:
-                        deliver(x, _checked(fn, x, unbroadcast(gx, x.shape)))
+                        gx = _checked(fn, x, unbroadcast(gx, x.shape))
+                        deliver(x, gx)
             if not retain_graph:
                 fn.release()
     return results if inputs is not None else None
+
+
+def _vjps_with_anomaly_check(fn: Function, g: "Tensor", out: "Tensor") -> tuple:
+    """fn.backward with the per-op forward checks paused (its inner ops are the VJP's, not the
+    user's), then every returned gradient checked for NaN/Inf and blamed on ``fn``."""
+    global _anomaly_enabled
+    _anomaly_enabled = False
+    try:
+        in_grads = fn.backward(g, out)
+    finally:
+        _anomaly_enabled = True
+    for k, (x, gx) in enumerate(zip(fn.inputs, in_grads)):
+        if gx is not None:
+            check_finite(f"backward gradient for input {k}", gx.data, fn,
+                         f"input shape {x.shape}, upstream gradient shape {g.shape}")
+    return in_grads
 
 
 def _checked(fn: Function, x: "Tensor", gx: "Tensor") -> "Tensor":

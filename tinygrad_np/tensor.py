@@ -133,9 +133,14 @@ class Tensor:
     def apply(name: str, *inputs: "Tensor", **params: Any) -> "Tensor":
         """Run registry op ``name`` on ``inputs``; record a graph node if any input needs grad."""
         fn = OPS[name]()
+        if autograd._anomaly_enabled:
+            fn.created_at = autograd.user_code_line()
         out = fn.forward(*[x.data for x in inputs], **params)
         if type(out) is not np.ndarray:  # NumPy reductions return scalars (np.float32, ...)
             out = np.asarray(out)
+        if autograd._anomaly_enabled:
+            shapes = ", ".join(str(x.shape) for x in inputs)
+            autograd.check_finite("forward output", out, fn, f"input shapes {shapes}, output shape {out.shape}")
         if autograd._grad_enabled and any(x.requires_grad for x in inputs):
             fn.inputs = inputs
             fn.needs_input_grad = tuple(x.requires_grad for x in inputs)

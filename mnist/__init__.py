@@ -1,0 +1,1 @@
+"""MNIST showcase application built on tinygrad_np."""
