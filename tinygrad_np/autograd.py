@@ -175,12 +175,10 @@ def unbroadcast(g: "Tensor", shape: tuple[int, ...]) -> "Tensor":
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
-    )
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
-    return g.reshape(shape)
+    ones = tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+    if not ones:  # only leading axes were added: one sum, no reshape
+        return g.sum(axis=tuple(range(lead)))
+    return g.sum(axis=tuple(range(lead)) + ones, keepdims=True).reshape(shape)
 
 
 # ----------------------------------------------------------------------------- backward pass
@@ -268,7 +266,10 @@ def run_backward(
                 in_grads = _vjps_with_anomaly_check(fn, g, t) if _anomaly_enabled else fn.backward(g, t)
                 for x, gx, needed in zip(fn.inputs, in_grads, fn.needs_input_grad):
                     if needed and gx is not None:
-                        gx = _checked(fn, x, unbroadcast(gx, x.shape))
+                        if gx.shape != x.shape:
+                            gx = unbroadcast(gx, x.shape)
+                        if gx.shape != x.shape or gx.dtype != x.dtype:  # the engine's invariant
+                            raise _bad_gradient(fn, x, gx)
                         deliver(x, gx)
             if not retain_graph:
                 fn.release()
@@ -291,14 +292,12 @@ def _vjps_with_anomaly_check(fn: Function, g: "Tensor", out: "Tensor") -> tuple:
     return in_grads
 
 
-def _checked(fn: Function, x: "Tensor", gx: "Tensor") -> "Tensor":
-    """The engine's invariant: a gradient has its input's shape and dtype."""
-    if gx.shape != x.shape or gx.dtype != x.dtype:
-        raise RuntimeError(
-            f"{fn.name}.backward returned a gradient of shape {gx.shape} and dtype {gx.dtype} "
-            f"for an input of shape {x.shape} and dtype {x.dtype}"
-        )
-    return gx
+def _bad_gradient(fn: Function, x: "Tensor", gx: "Tensor") -> RuntimeError:
+    """The error for a VJP that broke the invariant: a gradient has its input's shape and dtype."""
+    return RuntimeError(
+        f"{fn.name}.backward returned a gradient of shape {gx.shape} and dtype {gx.dtype} "
+        f"for an input of shape {x.shape} and dtype {x.dtype}"
+    )
 
 
 def _seeds(outputs: Sequence["Tensor"], grad_outputs: Sequence[Any] | None) -> list["Tensor"]:

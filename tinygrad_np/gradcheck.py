@@ -254,29 +254,57 @@ def gradgradcheck(
     inputs: Any,
     *,
     seed: int = 0,
+    check_grad_outputs: bool = True,
+    raise_exception: bool = True,
     **kwargs: Any,
 ) -> GradcheckReport:
-    """Check second derivatives: gradcheck of ``(x, v) -> (vᵀJ)(x)``, the VJP of ``fn`` built with
-    ``create_graph=True``, for a fixed random ``v``. Like ``torch.autograd.gradgradcheck``."""
+    """Check second derivatives against finite differences, like ``torch.autograd.gradgradcheck``.
+
+    The VJP ``(x, v) -> vᵀJ(x)`` of ``fn``, built by backward with ``create_graph=True`` for a
+    fixed random ``v`` (standard normal: never all-ones), is itself checked with ``gradcheck``
+    (with its own random upstream ``u``):
+
+    * w.r.t. ``x``: ``uᵀ ∂(vᵀJ)/∂x``, the second derivatives of ``fn`` contracted with v and u.
+      Catches VJPs that are right to first order but treat a differentiable tensor as a
+      constant (e.g. ``g * Tensor(out.data)`` instead of ``g * out`` for exp);
+    * w.r.t. ``v`` (``check_grad_outputs``, default True, as in PyTorch): must be ``J u``.
+      Catches VJPs whose graph in ``g`` is wrong (e.g. ``g`` detached), which breaks the
+      double-VJP trick behind ``jvp`` and ``hvp``.
+
+    ``inputs`` and the keyword arguments are as for ``gradcheck``. In the report, inputs
+    ``0..n-1`` are ``fn``'s inputs and ``n..`` the ``v`` of each output of ``fn``.
+    """
     xs = _as_inputs(inputs)
+    n = len(xs)
     diff = [i for i, x in enumerate(xs) if x.requires_grad]
+    if not diff:
+        raise ValueError("gradgradcheck: no input requires grad")
     rng = np.random.default_rng(seed + 1)
     with no_grad():
         outs = _outputs(fn(*xs))
-    vs = [Tensor(_random_upstream(rng, o.shape).astype(o.dtype)) for o in outs]
+    vs = [Tensor(_random_upstream(rng, o.shape).astype(o.dtype), requires_grad=check_grad_outputs)
+          for o in outs]
 
     def first_derivative(*args: Tensor) -> tuple[Tensor, ...]:
+        """vᵀJ at args[:n] (v = args[n:] if checked, else the fixed vs), as a graph."""
         # The numeric pass calls this under no_grad with constant inputs: the first
         # derivative still needs a graph, so make those inputs leaves and record.
-        args = tuple(Tensor(a.data, requires_grad=True) if i in diff and not a.requires_grad else a
-                     for i, a in enumerate(args))
+        x_args = tuple(Tensor(a.data, requires_grad=True) if i in diff and not a.requires_grad else a
+                       for i, a in enumerate(args[:n]))
+        v_args = args[n:] if check_grad_outputs else vs
         with enable_grad():
-            return _vjp(args)
+            ys = _outputs(fn(*x_args))
+            live = [(y, v) for y, v in zip(ys, v_args) if y.requires_grad]
+            if not live:  # fn does not depend on its inputs: vᵀJ = 0
+                return tuple(Tensor(np.zeros_like(x_args[i].data)) for i in diff)
+            return autograd_grad([y for y, _ in live], [x_args[i] for i in diff],
+                                 grad_outputs=[v for _, v in live], create_graph=True, allow_unused=True)
 
-    def _vjp(args: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
-        ys = _outputs(fn(*args))
-        live = [(y, v) for y, v in zip(ys, vs) if y.requires_grad]
-        return autograd_grad([y for y, _ in live], [args[i] for i in diff], grad_outputs=[v for _, v in live],
-                             create_graph=True, allow_unused=True)
-
-    return gradcheck(first_derivative, xs, seed=seed, **kwargs)
+    report = gradcheck(first_derivative, xs + (vs if check_grad_outputs else []), seed=seed,
+                       raise_exception=False, **kwargs)
+    if not report.passed and raise_exception:
+        error = GradcheckError(report)
+        error.args = (f"gradgradcheck: the derivatives of vᵀJ (inputs 0..{n - 1} are fn's inputs, "
+                      f"{n}.. the grad_outputs v) do not match finite differences\n{report}",)
+        raise error
+    return report

@@ -141,10 +141,11 @@ class Tensor:
         if autograd._anomaly_enabled:
             shapes = ", ".join(str(x.shape) for x in inputs)
             autograd.check_finite("forward output", out, fn, f"input shapes {shapes}, output shape {out.shape}")
-        if autograd._grad_enabled and any(x.requires_grad for x in inputs):
-            fn.inputs = inputs
-            fn.needs_input_grad = tuple(x.requires_grad for x in inputs)
-            return Tensor._from_op(out, fn)
+        if autograd._grad_enabled:
+            needs = tuple([x.requires_grad for x in inputs])
+            if True in needs:
+                fn.inputs, fn.needs_input_grad = inputs, needs
+                return Tensor._from_op(out, fn)
         return Tensor._from_op(out, None)
 
     def _other(self, other: Any) -> "Tensor":
@@ -283,7 +284,8 @@ class Tensor:
 
     @property
     def T(self) -> "Tensor":
-        return self.transpose()
+        """Reversed axes (the matrix transpose for 2-D)."""
+        return Tensor.apply("transpose", self, axes=(1, 0)) if self.ndim == 2 else self.transpose()
 
     @property
     def mT(self) -> "Tensor":

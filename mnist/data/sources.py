@@ -173,7 +173,7 @@ def _how_to_provide(name: str, reason: str, failures: Sequence[str] = ()) -> str
     lines = [
         f"The {name} data set is not available: {reason}.",
         "Provide it in one of these ways:",
-        f"  * pass --data-dir /path/to/folder (CLI) or data_dir=... (Python) naming a folder with the files;",
+        "  * pass --data-dir /path/to/folder (CLI) or data_dir=... (Python) naming a folder with the files;",
         f"  * set the environment variable {env}=/path/to/folder;",
         f"  * copy the files into the cache folder {cache_dir(name)} (used automatically);",
     ]
@@ -271,6 +271,10 @@ def _download_one(url: str, target: Path, expected: str, opener: Opener, timeout
             shutil.copyfileobj(response, out, 1 << 20)
             out.flush()
             os.fsync(out.fileno())
+        with tmp.open("rb") as f:
+            head = f.read(16)
+        if head[:2] != b"\x1f\x8b":  # e.g. an HTML error page
+            raise IDXError(f"response is not gzip data (starts with {head!r})")
         digest = _payload_sha256(tmp)
         if digest != expected:
             raise ChecksumError(
@@ -372,7 +376,7 @@ def _load_checked(path: Path, expected: str | None, name: str) -> np.ndarray:
         digest = hashlib.sha256(payload).hexdigest()
         if digest != expected:
             hint = (
-                f"delete it to download it again"
+                "delete it to download it again"
                 if path.parent == cache_dir(name)
                 else "replace it with the official file"
             )

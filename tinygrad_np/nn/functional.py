@@ -73,6 +73,5 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """x @ W + b with W of shape (in_features, out_features)."""
-    y = x @ weight
-    return y if bias is None else y + bias
+    """x @ W + b with W of shape (in_features, out_features): one fused op."""
+    return Tensor.apply("linear", x, weight) if bias is None else Tensor.apply("linear", x, weight, bias)

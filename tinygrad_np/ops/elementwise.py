@@ -16,11 +16,15 @@ def const(arr: np.ndarray, like: np.ndarray) -> Tensor:
 
 
 class Binary(Function):
-    """Checks the two shapes broadcast, naming the op, before computing."""
+    """Base of broadcasting binary ops: ``run`` turns NumPy's broadcast error into one that
+    names the op and both shapes (the check costs nothing when the shapes are fine)."""
 
-    def check(self, a: np.ndarray, b: np.ndarray) -> None:
-        if a.shape != b.shape:
+    def run(self, ufunc, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        try:
+            return ufunc(a, b)
+        except ValueError:
             broadcast_shape(self.op_name, a.shape, b.shape)  # type: ignore[attr-defined]
+            raise
 
 
 @register("add")
@@ -28,8 +32,7 @@ class Add(Binary):
     """y = a + b.   VJP: ā = g, b̄ = g."""
 
     def forward(self, a, b):
-        self.check(a, b)
-        return a + b
+        return self.run(np.add, a, b)
 
     def backward(self, g, out):
         return g, g
@@ -40,8 +43,7 @@ class Sub(Binary):
     """y = a - b.   VJP: ā = g, b̄ = -g."""
 
     def forward(self, a, b):
-        self.check(a, b)
-        return a - b
+        return self.run(np.subtract, a, b)
 
     def backward(self, g, out):
         return g, (-g if self.needs_input_grad[1] else None)
@@ -52,8 +54,7 @@ class Mul(Binary):
     """y = a * b.   VJP: ā = g b, b̄ = g a."""
 
     def forward(self, a, b):
-        self.check(a, b)
-        return a * b
+        return self.run(np.multiply, a, b)
 
     def backward(self, g, out):
         a, b = self.inputs
@@ -66,8 +67,7 @@ class Div(Binary):
     """y = a / b.   VJP: ā = g / b, b̄ = -g a / b²."""
 
     def forward(self, a, b):
-        self.check(a, b)
-        return a / b
+        return self.run(np.divide, a, b)
 
     def backward(self, g, out):
         a, b = self.inputs
@@ -80,8 +80,7 @@ class Pow(Binary):
     """y = a ** b.   VJP: ā = g b a^(b-1), b̄ = g y log(a)  (b̄ only where b needs grad; needs a > 0)."""
 
     def forward(self, a, b):
-        self.check(a, b)
-        return a ** b
+        return self.run(np.power, a, b)
 
     def backward(self, g, out):
         a, b = self.inputs
@@ -170,14 +169,13 @@ class Sigmoid(Function):
 
 @register("relu")
 class ReLU(Function):
-    """y = max(a, 0).   VJP: ā = g · [a > 0]  (subgradient ReLU'(0) = 0, as in PyTorch)."""
+    """y = max(a, 0).   VJP: ā = where(a > 0, g, 0)  (subgradient ReLU'(0) = 0, as in PyTorch)."""
 
     def forward(self, a):
         return np.maximum(a, 0)
 
     def backward(self, g, out):
-        a = self.inputs[0].data
-        return (g * const(a > 0, a),)
+        return (Tensor.apply("where", g, const(0, g.data), cond=out.data > 0),)
 
 
 @register("leaky_relu")
@@ -205,8 +203,7 @@ class Maximum(Binary):
     """y = max(a, b).   VJP: ā = g·[a > b], b̄ = g·[b > a]; ties split g evenly (½ each)."""
 
     def forward(self, a, b):
-        self.check(a, b)
-        return np.maximum(a, b)
+        return self.run(np.maximum, a, b)
 
     def backward(self, g, out):
         a, b = self.inputs
@@ -220,8 +217,7 @@ class Minimum(Binary):
     """y = min(a, b).   VJP: ā = g·[a < b], b̄ = g·[b < a]; ties split g evenly (½ each)."""
 
     def forward(self, a, b):
-        self.check(a, b)
-        return np.minimum(a, b)
+        return self.run(np.minimum, a, b)
 
     def backward(self, g, out):
         a, b = self.inputs
@@ -232,18 +228,20 @@ class Minimum(Binary):
 
 @register("where")
 class Where(Binary):
-    """y = cond ? a : b.   VJP: ā = g·cond, b̄ = g·(1 - cond)  (cond is a constant)."""
+    """y = cond ? a : b.   VJP: ā = where(cond, g, 0), b̄ = where(cond, 0, g)  (cond is a constant)."""
 
     def forward(self, a, b, cond):
-        broadcast_shape("where", cond.shape, a.shape, b.shape)
         self.cond = cond
-        return np.where(cond, a, b)
+        try:
+            return np.where(cond, a, b)
+        except ValueError:
+            broadcast_shape("where", cond.shape, a.shape, b.shape)
+            raise
 
     def backward(self, g, out):
-        a, b = self.inputs
-        c = self.cond
-        return (g * const(c, a.data) if self.needs_input_grad[0] else None,
-                g * const(~c, b.data) if self.needs_input_grad[1] else None)
+        zero = const(0, g.data)
+        return (Tensor.apply("where", g, zero, cond=self.cond) if self.needs_input_grad[0] else None,
+                Tensor.apply("where", zero, g, cond=self.cond) if self.needs_input_grad[1] else None)
 
 
 @register("clip")

@@ -21,6 +21,9 @@ class MatMul(Function):
 
     def backward(self, g, out):
         a, b = self.inputs
+        if a.ndim == 2 and b.ndim == 2:  # the common case, without the reshapes below
+            return (g @ b.T if self.needs_input_grad[0] else None,
+                    a.T @ g if self.needs_input_grad[1] else None)
         # Promote 1-D operands (a: (k,) -> (1, k); b: (k,) -> (k, 1)) and g to match.
         a2 = a.reshape(1, -1) if a.ndim == 1 else a
         b2 = b.reshape(-1, 1) if b.ndim == 1 else b
@@ -36,3 +39,29 @@ class MatMul(Function):
             if b.ndim == 1:
                 gb = gb.squeeze(-1)
         return ga, gb
+
+
+@register("linear")
+class Linear(Function):
+    """y = x @ W + b  (x (..., n_in), W (n_in, n_out), b (n_out,) optional; fused like PyTorch's addmm).
+    VJP: x̄ = g Wᵀ, W̄ = xᵀ g (summed over batch dims), b̄ = Σ_rows g."""
+
+    def forward(self, x, w, b=None):
+        if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[0] or (b is not None and b.shape != w.shape[1:]):
+            bias = "" if b is None else f", bias {b.shape}"
+            raise ValueError(f"linear: input {x.shape}, weight {w.shape}{bias} do not fit "
+                             "(expected input (..., n_in), weight (n_in, n_out), bias (n_out,))")
+        y = x @ w
+        if b is not None:
+            y += b  # y is a fresh array: adding in place saves an allocation
+        return y
+
+    def backward(self, g, out):
+        x, w = self.inputs[0], self.inputs[1]
+        need = self.needs_input_grad
+        g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
+        x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+        gx = g @ w.T if need[0] else None
+        gw = x2.T @ g2 if need[1] else None
+        gb = g2.sum(axis=0) if len(need) > 2 and need[2] else None
+        return (gx, gw, gb)[:len(need)]

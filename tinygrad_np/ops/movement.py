@@ -28,13 +28,15 @@ class Transpose(Function):
     """y = a with permuted axes.   VJP: ā = transpose(g, inverse permutation)."""
 
     def forward(self, a, axes):
-        if sorted(ax % max(a.ndim, 1) for ax in axes) != list(range(a.ndim)):
-            raise ValueError(f"transpose: axes {tuple(axes)} are not a permutation for shape {a.shape}")
-        self.axes = axes
-        return np.transpose(a, axes)
+        try:
+            y = a.transpose(axes)
+        except ValueError:
+            raise ValueError(f"transpose: axes {tuple(axes)} are not a permutation for shape {a.shape}") from None
+        self.inverse = tuple(np.argsort([ax % a.ndim for ax in axes]).tolist()) if a.ndim > 2 else axes
+        return y
 
     def backward(self, g, out):
-        return (g.transpose(*np.argsort([ax % g.ndim for ax in self.axes]).tolist()),)
+        return (Tensor.apply("transpose", g, axes=self.inverse),)
 
 
 @register("expand")

@@ -18,6 +18,8 @@ def normalize_axes(axis: int | Sequence[int] | None, ndim: int, op: str) -> tupl
     """``axis`` as a sorted tuple of non-negative ints; a ValueError naming the op if out of range."""
     if axis is None:
         return tuple(range(ndim))
+    if type(axis) is int and -ndim <= axis < ndim:  # fast path for the common case
+        return (axis % ndim,)
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for ax in axes:
@@ -54,7 +56,7 @@ class Sum(Reduction):
 
     def forward(self, a, axis=None, keepdims=False):
         self.setup(a, axis, keepdims)
-        return np.sum(a, axis=self.axes, keepdims=keepdims)
+        return a.sum(axis=self.axes, keepdims=keepdims)
 
     def backward(self, g, out):
         return (self.expand_back(g),)
@@ -67,7 +69,7 @@ class Mean(Reduction):
     def forward(self, a, axis=None, keepdims=False):
         self.setup(a, axis, keepdims)
         self.n = int(np.prod([a.shape[i] for i in self.axes]))
-        return np.mean(a, axis=self.axes, keepdims=keepdims)
+        return a.mean(axis=self.axes, keepdims=keepdims)
 
     def backward(self, g, out):
         return (self.expand_back(g) / self.n,)

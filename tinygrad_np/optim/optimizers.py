@@ -1,0 +1,317 @@
+"""First-order optimizers: ``SGD`` (momentum, Nesterov), ``Adam`` and ``AdamW``, PyTorch semantics.
+
+Updates are written with in-place NumPy ufuncs on ``p.data`` (no graph, no new arrays: a
+parameter's array keeps its identity and dtype; float32 stays float32 because every scalar
+is a Python float). Parameters whose ``.grad`` is None are skipped. Gradients are only read,
+never written (the engine may hand the same gradient array to several tensors).
+
+``state_dict()`` is flat -- ``{str: np.ndarray}``, scalars as 0-d arrays -- so it can be saved
+with ``np.savez`` and loaded with ``allow_pickle=False``::
+
+    lr, step, <hyperparameters>, state.<i>.<buffer>     (i = index into the params list)
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from ..nn.module import StateDictKeyError, check_state_keys, raise_key_error
+from ..tensor import Tensor
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
+
+
+class Optimizer:
+    """Base class: holds the parameter list, the learning rate ``lr`` (a plain attribute that
+    schedules change), per-parameter ``state`` buffers and the number of ``step()`` calls.
+
+    Subclasses implement ``_update(i, p, g, state)`` for one parameter array ``p`` (updated in
+    place) with gradient ``g``, and list their hyperparameters in ``hyperparameters`` and their
+    per-parameter buffers in ``buffers``.
+    """
+
+    hyperparameters: tuple[str, ...] = ()
+    buffers: tuple[str, ...] = ()
+
+    def __init__(self, params: Iterable[Tensor], lr: float) -> None:
+        self.params: list[Tensor] = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        seen: set[int] = set()
+        for k, p in enumerate(self.params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{type(self).__name__}: parameter {k} is a {type(p).__name__}, not a Tensor")
+            if p.dtype.kind != "f":
+                raise TypeError(f"{type(self).__name__}: parameter {k} has non-float dtype {p.dtype}")
+            if id(p) in seen:
+                raise ValueError(f"{type(self).__name__}: parameter {k} appears more than once")
+            seen.add(id(p))
+        self.lr = lr
+        self.step_count: int = 0
+        self.state: list[dict[str, np.ndarray]] = [{} for _ in self.params]
+        self._scratch: dict[tuple, np.ndarray] = {}
+
+    @property
+    def lr(self) -> float:
+        """Learning rate, always a Python float (a NumPy scalar would promote float32 updates)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        value = float(value)
+        if not value >= 0.0:
+            raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {value}")
+        self._lr = value
+
+    # ------------------------------------------------------------------ stepping
+    def zero_grad(self) -> None:
+        """Set every parameter's ``.grad`` to None."""
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        """Apply one update to every parameter that has a gradient."""
+        self.step_count += 1
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            g = p.grad.data if isinstance(p.grad, Tensor) else np.asarray(p.grad)
+            if g.shape != p.data.shape or g.dtype != p.data.dtype:
+                raise ValueError(f"{type(self).__name__}: parameter {i} has shape {p.data.shape} and dtype "
+                                 f"{p.data.dtype} but its grad has shape {g.shape} and dtype {g.dtype}")
+            self._update(i, p.data, g, self.state[i])
+
+    def _update(self, i: int, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
+        raise NotImplementedError  # pragma: no cover
+
+    def _tmp(self, like: np.ndarray, k: int = 0) -> np.ndarray:
+        """Scratch buffer number ``k`` of ``like``'s shape and dtype, reused across steps and
+        across parameters of the same shape (updates run one parameter at a time)."""
+        key = (like.shape, like.dtype.str, k)
+        buf = self._scratch.get(key)
+        if buf is None:
+            buf = self._scratch[key] = np.empty_like(like)
+        return buf
+
+    # ------------------------------------------------------------------ state
+    def _buffer_spec(self, name: str, p: np.ndarray) -> tuple[tuple[int, ...], np.dtype]:
+        """Shape and dtype of per-parameter buffer ``name`` for parameter array ``p``."""
+        return p.shape, p.dtype
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Flat ``{key: ndarray}`` copy of everything needed to resume: ``lr`` (float64 0-d),
+        ``step`` (int64 0-d), the hyperparameters, and ``state.<i>.<buffer>`` arrays."""
+        out: dict[str, np.ndarray] = {
+            "lr": np.asarray(self.lr, dtype=np.float64),
+            "step": np.asarray(self.step_count, dtype=np.int64),
+        }
+        for name in self.hyperparameters:
+            value = getattr(self, name)
+            out[name] = np.asarray(value, dtype=bool if isinstance(value, bool) else np.float64)
+        for i, st in enumerate(self.state):
+            for name in self.buffers:
+                if name in st:
+                    out[f"state.{i}.{name}"] = st[name].copy()
+        return out
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore ``state_dict()`` output (hyperparameters and ``lr`` included, as in PyTorch).
+
+        Unknown or missing keys raise ``StateDictKeyError`` (a ``KeyError``); a buffer whose
+        shape or dtype does not match its parameter raises ``ValueError``. Nothing changes
+        unless everything checks out. The arrays are copied.
+        """
+        owner = type(self).__name__
+        expected = ["lr", "step", *self.hyperparameters]
+        buffer_keys: dict[str, tuple[int, str]] = {}
+        for key in state:
+            parts = key.split(".")
+            if len(parts) == 3 and parts[0] == "state" and parts[1].isdigit() and parts[2] in self.buffers:
+                i = int(parts[1])
+                if i < len(self.params):
+                    buffer_keys[key] = (i, parts[2])
+        for i in sorted({i for i, _ in buffer_keys.values()}):  # a parameter's buffers come together
+            expected += [f"state.{i}.{name}" for name in self.buffers]
+        missing, unexpected = check_state_keys(expected, state)
+        raise_key_error(owner, missing, unexpected)
+
+        problems = []
+        hp_values: dict[str, Any] = {}
+        for name in self.hyperparameters:
+            current = getattr(self, name)
+            arr = np.asarray(state[name])
+            if arr.shape != np.shape(current):
+                problems.append(f"{name!r}: shape {arr.shape} given, expected {np.shape(current)}")
+                continue
+            hp_values[name] = (bool(arr) if isinstance(current, bool) else
+                               tuple(float(x) for x in arr) if isinstance(current, tuple) else float(arr))
+        for key in ("lr", "step"):
+            if np.shape(state[key]) != ():
+                problems.append(f"{key!r}: shape {np.shape(state[key])} given, expected ()")
+        buffers: list[tuple[int, str, np.ndarray]] = []
+        for key, (i, name) in sorted(buffer_keys.items()):
+            arr = np.asarray(state[key])
+            shape, dtype = self._buffer_spec(name, self.params[i].data)
+            if arr.shape != shape:
+                problems.append(f"{key!r}: shape {arr.shape} given, expected {shape}")
+            elif arr.dtype != dtype:
+                problems.append(f"{key!r}: dtype {arr.dtype} given, expected {dtype}")
+            buffers.append((i, name, arr))
+        if problems:
+            raise ValueError(f"{owner}.load_state_dict: " + "; ".join(problems))
+
+        self.lr = float(state["lr"])
+        self.step_count = int(state["step"])
+        for name, value in hp_values.items():
+            setattr(self, name, value)
+        self._validate()
+        self.state = [{} for _ in self.params]
+        for i, name, arr in buffers:
+            self.state[i][name] = arr.copy()
+
+    def _validate(self) -> None:
+        """Check the hyperparameters (called at construction and after loading)."""
+
+    def __repr__(self) -> str:
+        hp = ", ".join(f"{n}={getattr(self, n)!r}" for n in ("lr", *self.hyperparameters))
+        return f"{type(self).__name__}({len(self.params)} params, {hp})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum, Nesterov and L2 weight decay
+    (PyTorch's ``torch.optim.SGD`` with dampening 0). With g the gradient, λ = weight_decay,
+    μ = momentum, η = lr::
+
+        d = g + λ p
+        b = d                          (first step)      b = μ b + d   (later steps)
+        d = d + μ b  (nesterov)        d = b             (otherwise, if μ ≠ 0)
+        p = p - η d
+    """
+
+    hyperparameters = ("momentum", "nesterov", "weight_decay")
+    buffers = ("momentum",)
+
+    def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr)
+        self.momentum, self.nesterov, self.weight_decay = float(momentum), bool(nesterov), float(weight_decay)
+        self._validate()
+
+    def _validate(self) -> None:
+        if self.momentum < 0.0 or self.weight_decay < 0.0:
+            raise ValueError(f"SGD: momentum and weight_decay must be >= 0, got {self.momentum}, {self.weight_decay}")
+        if self.nesterov and self.momentum == 0.0:
+            raise ValueError("SGD: nesterov=True needs momentum > 0")
+
+    def _update(self, i: int, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
+        mu, wd = self.momentum, self.weight_decay
+        tmp = self._tmp(p)
+        d = g
+        if wd != 0.0:  # d = g + λ p
+            np.multiply(p, wd, out=tmp)
+            tmp += g
+            d = tmp
+        if mu != 0.0:
+            buf = state.get("momentum")
+            if buf is None:  # b = d
+                buf = state["momentum"] = np.array(d, copy=True)
+            else:  # b = μ b + d
+                buf *= mu
+                buf += d
+            if self.nesterov:  # d = d + μ b
+                if d is tmp:
+                    tmp2 = self._tmp(p, 1)
+                    np.multiply(buf, mu, out=tmp2)
+                    tmp += tmp2
+                else:
+                    np.multiply(buf, mu, out=tmp)
+                    tmp += d
+                d = tmp
+            else:
+                d = buf
+        if d is tmp:  # p -= η d
+            tmp *= self.lr
+        else:
+            np.multiply(d, self.lr, out=tmp)
+        p -= tmp
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) with L2 weight decay added to the gradient, as ``torch.optim.Adam``.
+    With t the per-parameter step count (1, 2, ...), (β₁, β₂) = betas, λ = weight_decay::
+
+        d = g + λ p
+        m = β₁ m + (1 - β₁) d                  (m, v start at 0)
+        v = β₂ v + (1 - β₂) d²
+        p = p - η / (1 - β₁ᵗ) · m / (√v / √(1 - β₂ᵗ) + ε)
+    """
+
+    hyperparameters = ("betas", "eps", "weight_decay")
+    buffers = ("step", "exp_avg", "exp_avg_sq")
+    decoupled = False  # AdamW: decay p directly instead of adding λ p to the gradient
+
+    def __init__(self, params: Iterable[Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr)
+        self.betas = (float(betas[0]), float(betas[1]))
+        self.eps, self.weight_decay = float(eps), float(weight_decay)
+        self._validate()
+
+    def _validate(self) -> None:
+        name = type(self).__name__
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ValueError(f"{name}: betas must be two numbers in [0, 1), got {self.betas}")
+        if self.eps < 0.0 or self.weight_decay < 0.0:
+            raise ValueError(f"{name}: eps and weight_decay must be >= 0, got {self.eps}, {self.weight_decay}")
+
+    def _buffer_spec(self, name: str, p: np.ndarray) -> tuple[tuple[int, ...], np.dtype]:
+        return ((), np.dtype(np.int64)) if name == "step" else (p.shape, p.dtype)
+
+    def _update(self, i: int, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
+        b1, b2 = self.betas
+        lr, wd = self.lr, self.weight_decay
+        if "step" not in state:
+            state["step"] = np.zeros((), dtype=np.int64)
+            state["exp_avg"] = np.zeros_like(p)
+            state["exp_avg_sq"] = np.zeros_like(p)
+        state["step"] += 1
+        t = int(state["step"])
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        d = g
+        if wd != 0.0:
+            if self.decoupled:  # p = (1 - η λ) p
+                p *= 1.0 - lr * wd
+            else:  # d = g + λ p
+                d = self._tmp(p, 1)
+                np.multiply(p, wd, out=d)
+                d += g
+        tmp = self._tmp(p)
+        m *= b1  # m = β₁ m + (1 - β₁) d
+        np.multiply(d, 1.0 - b1, out=tmp)
+        m += tmp
+        v *= b2  # v = β₂ v + (1 - β₂) d²
+        np.multiply(d, d, out=tmp)
+        tmp *= 1.0 - b2
+        v += tmp
+        bias1, bias2 = 1.0 - b1 ** t, 1.0 - b2 ** t  # Python floats: no promotion
+        np.sqrt(v, out=tmp)  # denominator √v / √(1 - β₂ᵗ) + ε
+        tmp /= math.sqrt(bias2)
+        tmp += self.eps
+        np.divide(m, tmp, out=tmp)
+        tmp *= lr / bias1
+        p -= tmp
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), as ``torch.optim.AdamW``::
+
+        p = (1 - η λ) p,  then the Adam update with d = g (no L2 term in the gradient)
+    """
+
+    decoupled = True
+
+    def __init__(self, params: Iterable[Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
