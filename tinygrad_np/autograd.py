@@ -73,14 +73,17 @@ class detect_anomaly(contextlib.ContextDecorator):
     forward output or backward gradient containing NaN/Inf raises ``AnomalyError`` naming the
     op, the shapes and that line. Slower: use it to debug, not to train."""
 
+    def __init__(self) -> None:
+        self._saved: list[bool] = []
+
     def __enter__(self) -> None:
         global _anomaly_enabled
-        self._saved = _anomaly_enabled
+        self._saved.append(_anomaly_enabled)
         _anomaly_enabled = True
 
     def __exit__(self, *exc: object) -> None:
         global _anomaly_enabled
-        _anomaly_enabled = self._saved
+        _anomaly_enabled = self._saved.pop()
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -268,6 +271,8 @@ def run_backward(
                     if needed and gx is not None:
                         if gx.shape != x.shape:
                             gx = unbroadcast(gx, x.shape)
+                        if gx.dtype != x.dtype and t.dtype != x.dtype:  # the forward promoted x
+                            gx = _cast_back(fn, x, gx, create_graph)
                         if gx.shape != x.shape or gx.dtype != x.dtype:  # the engine's invariant
                             raise _bad_gradient(fn, x, gx)
                         deliver(x, gx)
@@ -290,6 +295,16 @@ def _vjps_with_anomaly_check(fn: Function, g: "Tensor", out: "Tensor") -> tuple:
             check_finite(f"backward gradient for input {k}", gx.data, fn,
                          f"input shape {x.shape}, upstream gradient shape {g.shape}")
     return in_grads
+
+
+def _cast_back(fn: Function, x: "Tensor", gx: "Tensor", create_graph: bool) -> "Tensor":
+    """The gradient of an input whose dtype the forward promoted (float32 * float64 -> float64),
+    cast back to the input's dtype (the VJP of a cast is the reverse cast). The cast is not
+    recorded, so higher-order gradients through a promoting op raise rather than go wrong."""
+    if create_graph and gx.requires_grad:
+        raise RuntimeError(f"{fn.name}: create_graph=True through an op that promoted {x.dtype} to "
+                           f"{gx.dtype} is not supported; give the inputs one dtype")
+    return gx.astype(x.dtype)
 
 
 def _bad_gradient(fn: Function, x: "Tensor", gx: "Tensor") -> RuntimeError:

@@ -18,7 +18,7 @@ which *is* a backward pass.
 Intermediate gradients are not stored by ``backward()``; only leaves keep ``.grad``. To see
 the gradient norm of every node, run ``trace_backward`` and pass its records as ``grads=``.
 ``backward()`` frees the graph unless ``retain_graph=True``; a freed op is drawn as
-"(freed)" with no inputs, so export before backward or keep the graph.
+"(freed by backward)" with no inputs, so export before backward or keep the graph.
 """
 from __future__ import annotations
 
@@ -65,18 +65,18 @@ class _Graph:
             raise TypeError(f"expected a Tensor, got {type(root).__name__}")
         self.root = root
         self.tensors: list[Tensor] = []  # forward order: inputs before consumers
-        finished: set[int] = set()
+        seen: set[int] = set()
         stack: list[tuple[Tensor, bool]] = [(root, False)]
         while stack:  # iterative post-order DFS (deep graphs would overflow recursion)
             t, expanded = stack.pop()
             if expanded:
                 self.tensors.append(t)
                 continue
-            if id(t) in finished:
+            if id(t) in seen:
                 continue
-            finished.add(id(t))
+            seen.add(id(t))
             stack.append((t, True))
-            stack.extend((x, False) for x in reversed(_inputs(t)) if id(x) not in finished)
+            stack.extend((x, False) for x in reversed(_inputs(t)) if id(x) not in seen)
         self.tid = {id(t): f"t{k}" for k, t in enumerate(self.tensors)}
         self.ops = [t for t in self.tensors if t._ctx is not None]  # one op per non-leaf tensor
         self.oid = {id(t): f"op{k}" for k, t in enumerate(self.ops)}

@@ -1,0 +1,217 @@
+"""The implementations raced by ``epoch_time``: each trains the same MLP for one epoch of plain
+minibatch SGD on softmax cross-entropy, from the same initial weights, in the same data order.
+
+A contender is built with ``make(sizes, batch, X, y, lr)`` and then ``epoch(order)`` runs one
+epoch over the sample permutation ``order`` (batches gathered with ``np.take``, as a DataLoader
+does). ``reset()`` restores the initial weights so every repetition starts from the same state.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+import tinygrad_np as tg
+from mnist import reference
+from mnist.model import MLP
+from tinygrad_np.optim import SGD
+
+
+def initial_params(sizes: Sequence[int], seed: int = 0) -> list[np.ndarray]:
+    """He-normal float32 weights shared by every contender (the reference's init)."""
+    return reference.init_params(sizes, np.random.default_rng(seed), dtype=np.float32)
+
+
+def batches(order: np.ndarray, batch: int):
+    for start in range(0, len(order), batch):
+        yield order[start:start + batch]
+
+
+class Contender:
+    name = "?"
+
+    def __init__(self, sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, lr: float = 0.05,
+                 seed: int = 0) -> None:
+        self.sizes, self.batch, self.X, self.y, self.lr = list(sizes), batch, X, y, lr
+        self.init = initial_params(sizes, seed)
+        self.reset()
+
+    def reset(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def epoch(self, order: np.ndarray) -> float:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def weights(self) -> list[np.ndarray]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class TinygradNP(Contender):
+    """tinygrad_np's autograd: ``MLP`` + ``cross_entropy`` + ``backward`` + ``optim.SGD``."""
+
+    name = "tinygrad_np"
+
+    def reset(self) -> None:
+        self.model = MLP(self.sizes, rng=0)
+        self.model.load_reference_params([p.copy() for p in self.init])
+        self.opt = SGD(self.model.parameters(), lr=self.lr)
+
+    def step(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        loss = self.model.loss(tg.Tensor(xb), yb)
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        return loss.item()
+
+    def epoch(self, order: np.ndarray) -> float:
+        total = 0.0
+        for idx in batches(order, self.batch):
+            total += self.step(np.take(self.X, idx, axis=0), np.take(self.y, idx)) * len(idx)
+        return total / len(order)
+
+    def epoch_phases(self, order: np.ndarray) -> dict[str, float]:
+        """One epoch with the time of each phase (data, forward, backward, optimizer) measured."""
+        t = {"data": 0.0, "forward": 0.0, "backward": 0.0, "optimizer": 0.0}
+        clock = time.perf_counter
+        for idx in batches(order, self.batch):
+            t0 = clock()
+            xb, yb = tg.Tensor(np.take(self.X, idx, axis=0)), np.take(self.y, idx)
+            t1 = clock()
+            loss = self.model.loss(xb, yb)
+            t2 = clock()
+            self.opt.zero_grad()
+            loss.backward()
+            t3 = clock()
+            self.opt.step()
+            t4 = clock()
+            t["data"] += t1 - t0
+            t["forward"] += t2 - t1
+            t["backward"] += t3 - t2
+            t["optimizer"] += t4 - t3
+        return t
+
+    def weights(self) -> list[np.ndarray]:
+        return [p.data for p in self.model.param_list()]
+
+
+class HandNumPy(Contender):
+    """The hand-derived NumPy backprop of ``mnist/reference.py`` (the baseline)."""
+
+    name = "numpy (hand-derived)"
+
+    def reset(self) -> None:
+        self.params = [p.copy() for p in self.init]
+
+    def epoch(self, order: np.ndarray) -> float:
+        return reference.train_epoch(self.params, self.X, self.y, self.batch, self.lr, order)
+
+    def weights(self) -> list[np.ndarray]:
+        return self.params
+
+
+class Torch(Contender):
+    """PyTorch CPU: ``nn.Sequential`` of Linear/ReLU, ``F.cross_entropy``, ``optim.SGD``."""
+
+    name = "pytorch"
+
+    def __init__(self, *args: Any, threads: int | None = None, **kwargs: Any) -> None:
+        import torch
+
+        self.torch = torch
+        if threads:
+            torch.set_num_threads(threads)
+        super().__init__(*args, **kwargs)
+        self.Xt = torch.from_numpy(np.ascontiguousarray(self.X))
+        self.yt = torch.from_numpy(self.y.astype(np.int64))
+
+    def reset(self) -> None:
+        torch = self.torch
+        layers: list[Any] = []
+        for i, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+            lin = torch.nn.Linear(n_in, n_out)
+            with torch.no_grad():  # torch stores W as (out, in): the transpose of ours
+                lin.weight.copy_(torch.from_numpy(self.init[2 * i].T.copy()))
+                lin.bias.copy_(torch.from_numpy(self.init[2 * i + 1]))
+            layers += [lin, torch.nn.ReLU()]
+        self.model = torch.nn.Sequential(*layers[:-1])
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=self.lr)
+
+    def epoch(self, order: np.ndarray) -> float:
+        torch, F = self.torch, self.torch.nn.functional
+        total = 0.0
+        order_t = torch.from_numpy(order.astype(np.int64))
+        for start in range(0, len(order), self.batch):
+            idx = order_t[start:start + self.batch]
+            xb, yb = self.Xt.index_select(0, idx), self.yt.index_select(0, idx)
+            loss = F.cross_entropy(self.model(xb), yb)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            total += loss.item() * len(idx)
+        return total / len(order)
+
+    def weights(self) -> list[np.ndarray]:
+        out = []
+        for m in self.model:
+            if hasattr(m, "weight"):
+                out += [m.weight.detach().numpy().T, m.bias.detach().numpy()]
+        return out
+
+
+class GemmBound(Contender):
+    """Only the matrix products of one epoch (forward Z = A W; backward dW = Aᵀ dZ and dA = dZ Wᵀ,
+    no dA for the input layer), into preallocated outputs: a lower bound for any implementation."""
+
+    name = "GEMM-only bound"
+
+    def reset(self) -> None:
+        rng = np.random.default_rng(0)
+        self.W = [p for p in self.init[::2]]
+        self.buffers: dict[int, list[np.ndarray]] = {}
+        self._rng = rng
+
+    def _buffers(self, b: int) -> list[np.ndarray]:
+        if b not in self.buffers:
+            r, s = self._rng, self.sizes
+            A = [r.standard_normal((b, n)).astype(np.float32) for n in s[:-1]]
+            Z = [np.empty((b, n), np.float32) for n in s[1:]]
+            dZ = [r.standard_normal((b, n)).astype(np.float32) for n in s[1:]]
+            dA = [np.empty((b, n), np.float32) for n in s[:-1]]
+            dW = [np.empty_like(w) for w in self.W]
+            self.buffers[b] = [A, Z, dZ, dA, dW]
+        return self.buffers[b]
+
+    def epoch(self, order: np.ndarray) -> float:
+        for idx in batches(order, self.batch):
+            A, Z, dZ, dA, dW = self._buffers(len(idx))
+            for i, w in enumerate(self.W):
+                np.matmul(A[i], w, out=Z[i])
+            for i in range(len(self.W) - 1, -1, -1):
+                np.matmul(A[i].T, dZ[i], out=dW[i])
+                if i > 0:
+                    np.matmul(dZ[i], self.W[i].T, out=dA[i])
+        return float("nan")
+
+    def weights(self) -> list[np.ndarray]:
+        return []
+
+
+def epoch_flops(sizes: Sequence[int], n_samples: int) -> float:
+    """FLOPs of one epoch's matrix products: 2·fan_in·fan_out per sample per product; three
+    products per layer (forward, dW, dA) except the input layer, which needs no dA."""
+    per_sample = sum(2 * a * b * (2 if i == 0 else 3) for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])))
+    return float(per_sample * n_samples)
+
+
+def available(include_torch: bool = True) -> list[Callable[..., Contender]]:
+    out: list[Callable[..., Contender]] = [HandNumPy, TinygradNP]
+    if include_torch:
+        try:
+            import torch  # noqa: F401
+
+            out.append(Torch)
+        except ImportError:
+            pass
+    out.append(GemmBound)
+    return out

@@ -1,0 +1,123 @@
+"""Per-op overhead: each registry op on tiny tensors vs the bare NumPy call, in microseconds.
+
+    python -m benchmarks.op_overhead [--quick] [--out benchmarks/results]
+
+For every op in ``tinygrad_np.OPS``: the NumPy call alone, the op under ``no_grad`` (wrapping
+only), the op while recording a graph, and forward + backward. On 4-element tensors the array
+work is negligible, so the differences are the framework's Python overhead per op.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import timeit
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+import tinygrad_np as tg
+from tinygrad_np.nn.functional import cross_entropy
+
+from .report import atomic_write_text, overhead_markdown
+
+a = np.array([[0.5, 1.5], [2.5, 3.5]], dtype=np.float32)
+b = np.array([[1.25, 0.75], [0.5, 2.0]], dtype=np.float32)
+labels = np.array([0, 1])
+cond = a > 1
+idx = np.array([1, 0, 1])
+
+# op name -> (NumPy call on arrays, tinygrad_np call on tensors A, B)
+CASES: dict[str, tuple[Callable[[], Any], Callable[[Any, Any], Any]]] = {
+    "add": (lambda: a + b, lambda A, B: A + B),
+    "sub": (lambda: a - b, lambda A, B: A - B),
+    "mul": (lambda: a * b, lambda A, B: A * B),
+    "div": (lambda: a / b, lambda A, B: A / B),
+    "pow": (lambda: a ** b, lambda A, B: A ** B),
+    "neg": (lambda: -a, lambda A, B: -A),
+    "exp": (lambda: np.exp(a), lambda A, B: A.exp()),
+    "log": (lambda: np.log(a), lambda A, B: A.log()),
+    "sqrt": (lambda: np.sqrt(a), lambda A, B: A.sqrt()),
+    "abs": (lambda: np.abs(a), lambda A, B: A.abs()),
+    "tanh": (lambda: np.tanh(a), lambda A, B: A.tanh()),
+    "sigmoid": (lambda: 1 / (1 + np.exp(-a)), lambda A, B: A.sigmoid()),
+    "relu": (lambda: np.maximum(a, 0), lambda A, B: A.relu()),
+    "leaky_relu": (lambda: np.where(a > 0, a, 0.01 * a), lambda A, B: A.leaky_relu()),
+    "maximum": (lambda: np.maximum(a, b), lambda A, B: tg.maximum(A, B)),
+    "minimum": (lambda: np.minimum(a, b), lambda A, B: tg.minimum(A, B)),
+    "where": (lambda: np.where(cond, a, b), lambda A, B: tg.where(cond, A, B)),
+    "clip": (lambda: np.clip(a, 1, 3), lambda A, B: A.clip(1, 3)),
+    "matmul": (lambda: a @ b, lambda A, B: A @ B),
+    "linear": (lambda: a @ b + b[0], lambda A, B: tg.nn.functional.linear(A, B, B[0])),
+    "sum": (lambda: a.sum(axis=0), lambda A, B: A.sum(axis=0)),
+    "mean": (lambda: a.mean(axis=0), lambda A, B: A.mean(axis=0)),
+    "var": (lambda: a.var(axis=0), lambda A, B: A.var(axis=0)),
+    "max": (lambda: a.max(axis=0), lambda A, B: A.max(axis=0)),
+    "min": (lambda: a.min(axis=0), lambda A, B: A.min(axis=0)),
+    "logsumexp": (lambda: np.log(np.exp(a).sum(axis=1)), lambda A, B: A.logsumexp(axis=1)),
+    "softmax": (lambda: np.exp(a) / np.exp(a).sum(axis=1, keepdims=True), lambda A, B: A.softmax(axis=1)),
+    "log_softmax": (lambda: a - np.log(np.exp(a).sum(axis=1, keepdims=True)), lambda A, B: A.log_softmax(axis=1)),
+    "reshape": (lambda: a.reshape(4), lambda A, B: A.reshape(4)),
+    "transpose": (lambda: a.T, lambda A, B: A.T),
+    "expand": (lambda: np.broadcast_to(a[:1], (2, 2)), lambda A, B: A[:1].expand(2, 2)),
+    "getitem": (lambda: a[idx], lambda A, B: A[idx]),
+    "scatter_add": (lambda: np.add.at(np.zeros((2, 2), np.float32), idx, a[[0, 1, 0]]),
+                    lambda A, B: tg.Tensor.apply("scatter_add", A[[0, 1, 0]], index=idx, shape=(2, 2))),
+    "concatenate": (lambda: np.concatenate([a, b]), lambda A, B: tg.concatenate([A, B])),
+    "stack": (lambda: np.stack([a, b]), lambda A, B: tg.stack([A, B])),
+    "cross_entropy": (lambda: (np.log(np.exp(a).sum(axis=1)) - a[[0, 1], labels]).mean(),
+                      lambda A, B: cross_entropy(A, labels)),
+}
+
+
+def _us(f: Callable[[], Any], number: int) -> float:
+    return min(timeit.repeat(f, number=number, repeat=5)) / number * 1e6
+
+
+def measure(number: int = 2000) -> list[dict[str, Any]]:
+    missing = set(tg.OPS) - set(CASES)
+    if missing:
+        raise RuntimeError(f"op_overhead has no case for ops {sorted(missing)}")
+    A, B = tg.Tensor(a), tg.Tensor(b)
+    Ar, Br = tg.Tensor(a, requires_grad=True), tg.Tensor(b, requires_grad=True)
+    rows = []
+    for name in sorted(CASES):
+        np_call, tg_call = CASES[name]
+
+        def no_grad() -> Any:
+            with tg.no_grad():
+                return tg_call(A, B)
+
+        def fwd_bwd() -> None:
+            out = tg_call(Ar, Br)
+            out.backward(np.ones(out.shape, dtype=out.dtype))
+
+        rows.append({
+            "op": name,
+            "numpy_us": _us(np_call, number),
+            "no_grad_us": _us(no_grad, number),
+            "recording_us": _us(lambda: tg_call(Ar, Br), number),
+            "fwd_bwd_us": _us(fwd_bwd, max(number // 4, 1)),
+        })
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.op_overhead", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="fewer timing loops (a smoke test)")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    args = p.parse_args(argv)
+    rows = measure(number=50 if args.quick else 2000)
+    md = overhead_markdown(rows)
+    print(md)
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.out / "op_overhead.json", json.dumps({"benchmark": "op_overhead", "rows": rows}, indent=2))
+    atomic_write_text(args.out / "op_overhead.md", md)
+    print(f"wrote {args.out / 'op_overhead.json'} and .md", file=sys.stderr)
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Turn benchmark results into a Markdown table and a PNG chart; write files atomically."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to a temp file beside ``path``, then rename it over ``path``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _mib(n: float) -> str:
+    return f"{n / 2**20:.1f} MiB"
+
+
+def epoch_markdown(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    lines = [
+        f"Machine: {m['cpu']}, {m['cores']} cores, BLAS {m['blas'].get('library')} "
+        f"({m['blas'].get('threads')} threads), NumPy {m['versions']['numpy']}, "
+        f"PyTorch {m['versions']['torch']}; peak float32 GEMM {report['peak_gemm_gflops']:.1f} GFLOP/s.",
+        f"Data: {report['settings']['samples']:,} {report['settings']['data']} samples; "
+        f"{report['settings']['reps']} interleaved repetitions after warm-up.",
+        "",
+        "| arch | batch | contender | median s | min s | max s | × hand NumPy | × GEMM bound |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in report["results"]:
+        for name, c in r["contenders"].items():
+            lines.append(f"| {r['arch']} | {r['batch']} | {name} | {c['median_s']:.3f} | {c['min_s']:.3f} | "
+                         f"{c['max_s']:.3f} | {c['ratio_to_reference']:.2f} | {c['ratio_to_gemm_bound']:.2f} |")
+        lines.append(f"| {r['arch']} | {r['batch']} | physical bound ({r['flops'] / 1e9:.1f} GFLOP at peak) | "
+                     f"{r['physical_bound_s']:.3f} | | | | |")
+    lines += ["", "tinygrad_np time split (one epoch, seconds) and traced NumPy memory:", "",
+              "| arch | batch | data | forward | backward | optimizer | peak mem tinygrad_np | peak mem hand NumPy "
+              "| growth over 3 epochs |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in report["results"]:
+        p, mem = r["tinygrad_phases_s"], r["memory"]
+        tg = mem.get("tinygrad_np", {})
+        ref = mem.get(report["baseline"], {})
+        lines.append(f"| {r['arch']} | {r['batch']} | {p['data']:.3f} | {p['forward']:.3f} | {p['backward']:.3f} | "
+                     f"{p['optimizer']:.3f} | {_mib(tg.get('peak_bytes', 0))} | {_mib(ref.get('peak_bytes', 0))} | "
+                     f"{tg.get('growth_bytes', 0) / 1024:.1f} KiB |")
+    return "\n".join(lines) + "\n"
+
+
+def epoch_plot(report: dict[str, Any], path: Path) -> None:
+    """Grouped bars: median epoch time per contender for each (arch, batch), min/max as error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = report["results"]
+    names = list(results[0]["contenders"])
+    width = 0.8 / len(names)
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(results) + 2), 4.2))
+    for k, name in enumerate(names):
+        med = [r["contenders"][name]["median_s"] for r in results]
+        lo = [m - r["contenders"][name]["min_s"] for m, r in zip(med, results)]
+        hi = [r["contenders"][name]["max_s"] - m for m, r in zip(med, results)]
+        xs = [i + (k - (len(names) - 1) / 2) * width for i in range(len(results))]
+        ax.bar(xs, med, width, yerr=[lo, hi], capsize=3, label=name)
+    ax.set_xticks(range(len(results)))
+    ax.set_xticklabels([f"{r['arch']}\nbatch {r['batch']}" for r in results], fontsize=8)
+    ax.set_ylabel("seconds per epoch (median, min-max)")
+    ax.set_title(f"One epoch of {report['settings']['samples']:,} samples, float32 SGD")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    tmp = Path(path).with_name(f".{Path(path).name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def overhead_markdown(rows: list[dict[str, Any]]) -> str:
+    lines = ["| op | NumPy µs | tinygrad_np no_grad µs | tinygrad_np recording µs | forward+backward µs | "
+             "overhead µs |", "|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['op']} | {r['numpy_us']:.2f} | {r['no_grad_us']:.2f} | {r['recording_us']:.2f} | "
+                     f"{r['fwd_bwd_us']:.2f} | {r['recording_us'] - r['numpy_us']:.2f} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,79 @@
+"""The benchmark harness runs in --quick mode and writes well-formed results (timings are not asserted)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import tinygrad_np as tg
+from benchmarks import contenders as C
+from benchmarks import epoch_time, op_overhead
+
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    report = epoch_time.main(["--quick", "--data", "synthetic", "--samples", "512", "--out", str(out)])
+    return out, report
+
+
+def test_quick_run_writes_json_markdown_png(quick_report):
+    out, report = quick_report
+    on_disk = json.loads((out / "epoch_time.json").read_text())
+    assert on_disk["benchmark"] == "epoch_time"
+    for key in ("cpu", "cores", "blas", "versions"):
+        assert key in on_disk["machine"]
+    assert {"library", "threads"} <= set(on_disk["machine"]["blas"])
+    assert on_disk["peak_gemm_gflops"] > 0
+    (r,) = on_disk["results"]
+    assert r["arch"] == "784-128-64-10" and r["batch"] == 128 and r["n_samples"] == 512
+    names = set(r["contenders"])
+    assert {C.HandNumPy.name, C.TinygradNP.name, C.GemmBound.name} <= names
+    for c in r["contenders"].values():
+        assert len(c["times_s"]) == on_disk["settings"]["reps"] == 2
+        assert c["min_s"] <= c["median_s"] <= c["max_s"]
+        assert c["ratio_to_reference"] > 0 and c["ratio_to_gemm_bound"] > 0
+    assert r["contenders"][C.HandNumPy.name]["ratio_to_reference"] == pytest.approx(1.0)
+    assert set(r["tinygrad_phases_s"]) == {"data", "forward", "backward", "optimizer"}
+    assert r["physical_bound_s"] > 0 and r["flops"] == C.epoch_flops([784, 128, 64, 10], 512)
+    mem = r["memory"][C.TinygradNP.name]
+    assert mem["peak_bytes"] > 0 and len(mem["held_after_epoch_bytes"]) == 3
+    md = (out / "epoch_time.md").read_text()
+    assert "| tinygrad_np |" in md.replace(" 784-128-64-10 | 128 ", "")
+    assert (out / "epoch_time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_contenders_train_the_same_model(quick_report):
+    """Same init and data order: after one epoch every contender holds (nearly) the same weights."""
+    _, report = quick_report
+    for name, c in report["results"][0]["contenders"].items():
+        if c["max_weight_diff_vs_reference"] is not None:
+            assert c["max_weight_diff_vs_reference"] < 1e-4, name
+
+
+def test_memory_does_not_grow_between_epochs(quick_report):
+    _, report = quick_report
+    mem = report["results"][0]["memory"][C.TinygradNP.name]
+    assert abs(mem["growth_bytes"]) < 64 * 1024
+
+
+def test_epoch_flops_counts_three_products_per_layer_but_two_for_the_input_layer():
+    assert C.epoch_flops([4, 3, 2], 10) == 10 * (2 * 4 * 3 * 2 + 2 * 3 * 2 * 3)
+
+
+def test_op_overhead_covers_every_registry_op(tmp_path):
+    rows = op_overhead.main(["--quick", "--out", str(tmp_path)])
+    assert {r["op"] for r in rows} == set(tg.OPS)
+    for r in rows:
+        assert r["numpy_us"] > 0 and r["recording_us"] > 0 and r["fwd_bwd_us"] > 0
+    assert json.loads((tmp_path / "op_overhead.json").read_text())["rows"] == rows
+
+
+def test_op_overhead_cases_compute_what_numpy_computes():
+    A, B = tg.Tensor(op_overhead.a), tg.Tensor(op_overhead.b)
+    for name, (np_call, tg_call) in op_overhead.CASES.items():
+        expected = np_call()
+        if expected is None:  # np.add.at works in place
+            continue
+        np.testing.assert_allclose(tg_call(A, B).numpy(), expected, rtol=1e-6, err_msg=name)
