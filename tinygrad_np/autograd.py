@@ -249,8 +249,9 @@ def run_backward(
                 results[k] = g if results[k] is None else results[k] + g
             return
         if t._ctx is None:  # leaf in .grad mode
-            if not create_graph:
-                g = g.detach()
+            if not create_graph:  # a plain array the leaf owns: not a view of the graph's buffers
+                data = g.data if g.data.flags.owndata else g.data.copy()
+                g = type(g)._from_op(data, None)
             t.grad = g if t.grad is None else t.grad + g
             return
         grads[key] = g if key not in grads else grads[key] + g

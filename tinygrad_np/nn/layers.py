@@ -6,6 +6,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..tensor import Tensor
+from . import functional as F
 from . import init as _init
 from .module import Module, Parameter
 
@@ -16,6 +17,11 @@ RngLike = np.random.Generator | int | None
 
 def _rng(rng: RngLike) -> np.random.Generator:
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def _t(x: Any) -> Tensor:
+    """Arrays and numbers become (constant) Tensors; Tensors pass through."""
+    return x if isinstance(x, Tensor) else Tensor(x)
 
 
 def _as_input(x: Any, dtype: np.dtype, where: Module) -> Tensor:
@@ -64,8 +70,7 @@ class Linear(Module):
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"{self!r}: input of shape {x.shape} has last dim "
                              f"{x.shape[-1] if x.ndim else None}, expected in_features={self.in_features}")
-        y = x @ self.weight
-        return y if self.bias is None else y + self.bias
+        return F.linear(x, self.weight, self.bias)  # one fused op: x @ W (+ b)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -75,22 +80,22 @@ class Linear(Module):
 class ReLU(Module):
     """y = max(x, 0)   (ReLU'(0) = 0)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return x.relu()
+    def forward(self, x: Any) -> Tensor:
+        return _t(x).relu()
 
 
 class Tanh(Module):
     """y = tanh(x)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return x.tanh()
+    def forward(self, x: Any) -> Tensor:
+        return _t(x).tanh()
 
 
 class Sigmoid(Module):
     """y = 1 / (1 + exp(-x))."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return x.sigmoid()
+    def forward(self, x: Any) -> Tensor:
+        return _t(x).sigmoid()
 
 
 class LeakyReLU(Module):
@@ -100,8 +105,8 @@ class LeakyReLU(Module):
         super().__init__()
         self.negative_slope = float(negative_slope)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return x.leaky_relu(self.negative_slope)
+    def forward(self, x: Any) -> Tensor:
+        return _t(x).leaky_relu(self.negative_slope)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
@@ -123,9 +128,10 @@ class Dropout(Module):
         self.p = float(p)
         self.rng = _rng(rng)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Any) -> Tensor:
         if not self.training or self.p == 0.0:
             return x
+        x = _t(x)
         keep = self.rng.random(x.shape) >= self.p
         scale = 0.0 if self.p == 1.0 else 1.0 / (1.0 - self.p)
         mask = keep.astype(x.dtype)
@@ -143,8 +149,8 @@ class Flatten(Module):
         super().__init__()
         self.start_dim, self.end_dim = int(start_dim), int(end_dim)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return x.flatten(self.start_dim, self.end_dim)
+    def forward(self, x: Any) -> Tensor:
+        return _t(x).flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from ..nn.module import StateDictKeyError, check_state_keys, raise_key_error
+from ..nn.module import check_state_keys, raise_key_error
 from ..tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
@@ -162,11 +162,17 @@ class Optimizer:
         if problems:
             raise ValueError(f"{owner}.load_state_dict: " + "; ".join(problems))
 
-        self.lr = float(state["lr"])
+        saved = {name: getattr(self, name) for name in ("lr", *self.hyperparameters)}
+        try:
+            self.lr = float(state["lr"])
+            for name, value in hp_values.items():
+                setattr(self, name, value)
+            self._validate()
+        except ValueError as e:
+            for name, value in saved.items():
+                setattr(self, name, value)
+            raise ValueError(f"{owner}.load_state_dict: {e}") from None
         self.step_count = int(state["step"])
-        for name, value in hp_values.items():
-            setattr(self, name, value)
-        self._validate()
         self.state = [{} for _ in self.params]
         for i, name, arr in buffers:
             self.state[i][name] = arr.copy()
