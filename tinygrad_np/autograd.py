@@ -271,6 +271,8 @@ def run_backward(
                 for x, gx, needed in zip(fn.inputs, in_grads, fn.needs_input_grad):
                     if needed and gx is not None:
                         if gx.shape != x.shape:
+                            if not _broadcasts_to(x.shape, gx.shape):
+                                raise _bad_gradient(fn, x, gx)
                             gx = unbroadcast(gx, x.shape)
                         if gx.dtype != x.dtype and t.dtype != x.dtype:  # the forward promoted x
                             gx = _cast_back(fn, x, gx, create_graph)
@@ -306,6 +308,13 @@ def _cast_back(fn: Function, x: "Tensor", gx: "Tensor", create_graph: bool) -> "
         raise RuntimeError(f"{fn.name}: create_graph=True through an op that promoted {x.dtype} to "
                            f"{gx.dtype} is not supported; give the inputs one dtype")
     return gx.astype(x.dtype)
+
+
+def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """True if an array of ``shape`` broadcasts to exactly ``target`` (so unbroadcast can undo it)."""
+    if len(shape) > len(target):
+        return False
+    return all(n == t or n == 1 for n, t in zip(shape, target[len(target) - len(shape):]))
 
 
 def _bad_gradient(fn: Function, x: "Tensor", gx: "Tensor") -> RuntimeError:

@@ -1,0 +1,13 @@
+"""Gradient-checking experiments: ``python -m tinygrad_np.experiments NAME --help``.
+
+* ``eps-sweep``  (:mod:`.eps_sweep`): finite-difference error vs step size (the V shape);
+* ``mlp-check``  (:mod:`.mlp_check`): MNIST MLP gradients, autograd vs hand-derived vs finite differences;
+* ``mutants``    (:mod:`.mutants`): injected wrong backward rules, and whether gradcheck catches them.
+
+See docs/experiments.md.
+"""
+from __future__ import annotations
+
+EXPERIMENTS = ("eps-sweep", "mlp-check", "mutants")
+
+__all__ = ["EXPERIMENTS"]

@@ -1,0 +1,33 @@
+"""``python -m tinygrad_np.experiments {eps-sweep,mlp-check,mutants} [options]``."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+MODULES = {"eps-sweep": "eps_sweep", "mlp-check": "mlp_check", "mutants": "mutants"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tinygrad_np.experiments",
+        description="Gradient-checking experiments for tinygrad_np (outputs go to --out; see docs/experiments.md).",
+    )
+    sub = parser.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")
+    for name, module_name in MODULES.items():
+        module = importlib.import_module(f"{__package__ or 'tinygrad_np.experiments'}.{module_name}")
+        p = sub.add_parser(name, help=module.SUMMARY, description=module.HELP,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(p)
+        p.set_defaults(run=module.main)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
