@@ -26,3 +26,10 @@ __all__ = [
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck, gradgradcheck  # noqa: E402
 
 __all__ += ["gradcheck", "gradgradcheck", "GradcheckReport", "GradcheckError"]
+
+from . import data, optim, viz  # noqa: E402
+from . import functional  # noqa: E402
+from .functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp  # noqa: E402
+
+__all__ += ["functional", "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp",
+            "data", "optim", "viz"]

@@ -257,6 +257,12 @@ def run_backward(
         grads[key] = g if key not in grads else grads[key] + g
 
     order = topological_order(roots)
+    if wanted is not None:  # prune: only nodes from which a requested input can be reached
+        useful = set(wanted)
+        for t in reversed(order):  # producers before consumers
+            if any(id(x) in useful for x in t._ctx.inputs):
+                useful.add(id(t))
+        order = [t for t in order if id(t) in useful]
     with set_grad_enabled(create_graph):
         for root, seed in zip(roots, seeds):
             if root.requires_grad:
@@ -269,7 +275,7 @@ def run_backward(
             if g is not None:
                 in_grads = _vjps_with_anomaly_check(fn, g, t) if _anomaly_enabled else fn.backward(g, t)
                 for x, gx, needed in zip(fn.inputs, in_grads, fn.needs_input_grad):
-                    if needed and gx is not None:
+                    if needed and gx is not None and (wanted is None or id(x) in useful):
                         if gx.shape != x.shape:
                             if not _broadcasts_to(x.shape, gx.shape):
                                 raise _bad_gradient(fn, x, gx)
@@ -371,6 +377,8 @@ def grad(
     """
     outs = [outputs] if not isinstance(outputs, (list, tuple)) else list(outputs)
     ins = [inputs] if not isinstance(inputs, (list, tuple)) else list(inputs)
+    if not outs or not ins:
+        raise ValueError("grad: need at least one output and one input")
     if grad_outputs is not None and not isinstance(grad_outputs, (list, tuple)):
         grad_outputs = [grad_outputs]
     for x in ins:

@@ -7,11 +7,14 @@ function that itself calls ``grad``...
 
 How nesting works. Each call differentiates with respect to *its own* copy of each input:
 a fresh leaf, or, when the input is already on a graph that an enclosing differentiation
-records (it requires grad), a new identity node on top of it, so the outer graph is not cut.
-If ``f``'s output reaches any tensor that requires grad other than these copies (an enclosing
-call's input, through an argument or a closure), the VJPs are recorded with
-``create_graph=True`` and the results stay differentiable for the outer call; otherwise
-they are computed without a graph and returned detached.
+records (it requires grad), a new identity node on top of it, so the outer graph is not cut
+(and a closure over the same tensor stays a constant for this call: no perturbation
+confusion). If ``f``'s output reaches an "outer" leaf, i.e. a user tensor that requires grad
+or a copy made by an enclosing call still running (through an argument or a closure), the
+VJPs are recorded with ``create_graph=True`` and the results stay differentiable for the
+outer call; otherwise they are computed without a graph and returned detached. Graphs are
+always retained (``retain_graph=True``): they may be shared with a ``vjp_fn`` or an enclosing
+call, and Python frees them when the last reference goes.
 """
 from __future__ import annotations
 
@@ -114,6 +117,8 @@ def _reaches_outer(outs: Sequence[Tensor]) -> bool:
 def _trace(f: Callable[..., Any], args: Sequence[Any], nums: tuple[int, ...], what: str):
     """Run ``f`` with args ``nums`` replaced by their own copies.
     Returns (copies, raw output, output tuple, outer): outer is True when results must keep a graph."""
+    if not nums:
+        raise ValueError(f"{what}: no arguments to differentiate with respect to")
     outer_mode = is_grad_enabled()
     args = list(args)
     with enable_grad():
@@ -183,7 +188,7 @@ def value_and_grad(f: Callable[..., Tensor], argnums: Argnums = 0) -> Callable[.
             shape = out.shape if isinstance(out, Tensor) else f"a tuple of {len(outs)}"
             raise ValueError(f"grad: f must return a scalar (one-element) Tensor, got {shape}; "
                              "use jacobian or vjp for non-scalar outputs")
-        grads = autograd_grad(out, xs, create_graph=outer, allow_unused=True)
+        grads = autograd_grad(out, xs, retain_graph=True, create_graph=outer, allow_unused=True)
         return _detached(out, outer), (grads[0] if isinstance(argnums, (int, np.integer)) else tuple(grads))
 
     return value_and_grad_f
@@ -235,7 +240,7 @@ def jvp(f: Callable[..., Any], primals: Any, tangents: Any) -> tuple[Any, Any]:
     us = [_fresh_leaf(np.zeros_like(y.data)) for y in outs]
     g = autograd_grad(list(outs), xs, grad_outputs=us, retain_graph=True, create_graph=True, allow_unused=True)
     create = outer or (is_grad_enabled() and any(t.requires_grad for t in ts))
-    jt = autograd_grad(_dot(g, ts), us, create_graph=create, allow_unused=True)
+    jt = autograd_grad(_dot(g, ts), us, retain_graph=True, create_graph=create, allow_unused=True)
     return _detached(out, outer), _structured(out, jt)
 
 
