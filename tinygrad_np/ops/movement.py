@@ -15,9 +15,10 @@ class Reshape(Function):
     """y = a viewed with a new shape.   VJP: ā = reshape(g, a.shape)."""
 
     def forward(self, a, shape):
-        if int(np.prod(shape)) != a.size and -1 not in shape:
-            raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} into {tuple(shape)}")
-        return a.reshape(shape)
+        try:
+            return a.reshape(shape)
+        except ValueError:  # also a -1 that cannot be inferred: name the op and both shapes
+            raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} into {tuple(shape)}") from None
 
     def backward(self, g, out):
         return (g.reshape(self.inputs[0].shape),)
