@@ -124,8 +124,10 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
                         "10%% for CSV files and image folders). The test set is never used for tuning.")
     g.add_argument("--augment", action="store_true", default=s,
                    help=f"random shifts (up to {d.max_shift} px) and rotations (up to {d.max_rotation:g} deg)")
-    g.add_argument("--max-shift", type=_nonnegative_int, default=s, metavar="PX", help=argparse.SUPPRESS)
-    g.add_argument("--max-rotation", type=float, default=s, metavar="DEG", help=argparse.SUPPRESS)
+    g.add_argument("--max-shift", type=_nonnegative_int, default=s, metavar="PX",
+                   help=f"--augment: largest shift per axis (default: {d.max_shift})")
+    g.add_argument("--max-rotation", type=float, default=s, metavar="DEG",
+                   help=f"--augment: largest rotation (default: {d.max_rotation:g})")
     g.add_argument("--standardize", action="store_true", default=s,
                    help="subtract the training mean and divide by its std (stats saved in the checkpoint)")
     g.add_argument("--image-size", type=_positive_int, default=s, metavar="PX",
@@ -134,11 +136,25 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace, base: TrainConfig | None = None) -> TrainConfig:
-    """A TrainConfig from the explicitly given options on top of ``base`` (default: the defaults)."""
+    """A TrainConfig from the explicitly given options on top of ``base`` (default: the defaults).
+
+    Data paths given on the command line are made absolute, so that checkpoints work from
+    any working directory.
+    """
+    from .data.sources import canonical_name
+
     values = (base or TrainConfig()).to_dict()
     for name in values:
         if name in vars(args):
             values[name] = getattr(args, name)
+    if "data_dir" in vars(args) and args.data_dir is not None:
+        values["data_dir"] = str(Path(args.data_dir).expanduser().absolute())
+    if "dataset" in vars(args):
+        try:
+            canonical_name(args.dataset)
+        except ValueError:
+            if Path(args.dataset).expanduser().exists():
+                values["dataset"] = str(Path(args.dataset).expanduser().absolute())
     return TrainConfig.from_dict(values).validate()
 
 
@@ -245,7 +261,7 @@ def _pct(x: float) -> str:
 # ---------------------------------------------------------------------- train
 def cmd_train(args: argparse.Namespace) -> int:
     from .report import write_history, write_json
-    from .train import Trainer, load_data, stats_from_meta
+    from .train import Trainer, check_data_fits, load_data, stats_from_meta
 
     t_start = time.perf_counter()
     command = _command_line(args.argv)
@@ -261,10 +277,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = config_from_args(argparse.Namespace(**{k: v for k, v in vars(args).items() if k in RESUME_OPTIONS}),
                                   saved)
         data = load_data(config, stats_from_meta(ckpt.meta))
-        trainer = Trainer(config, data, progress=_progress_enabled(args))
-        from .train import check_data_fits
-
         check_data_fits(ckpt, data)
+        trainer = Trainer(config, data, progress=_progress_enabled(args))
         trainer.load_state(ckpt)
         commands = list(ckpt.meta.get("commands", [])) + [command]
         print(f"resuming {run_dir} after epoch {trainer.epoch} of {config.epochs}")
@@ -333,7 +347,7 @@ def _finish_run(trainer: Any, run_dir: Path, commands: list[str], t_start: float
     from .report import PLOTS, write_json, write_plots
 
     data = trainer.data
-    if trainer.config.early_stopping and trainer.best_epoch:
+    if trainer.config.early_stopping and trainer.best_epoch and trainer.best_epoch != trainer.epoch:
         print(f"restored the best weights (epoch {trainer.best_epoch}, val accuracy "
               f"{_pct(trainer.best_val_accuracy)})")
     test = trainer.evaluate(data.x_test, data.y_test)

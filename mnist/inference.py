@@ -13,12 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint import CheckpointError, load_checkpoint
-from .data import FormatError, IDXError, read_csv_dataset, read_idx, read_images, to_float
+from .data import FormatError, IDXError, Stats, read_csv_dataset, read_idx, read_images, to_float
 from .data.formats import IMAGE_SUFFIXES
 from .metrics import EvalResult, evaluate_logits
 from .model import MLP
 from .train import TrainConfig, model_logits, stats_from_meta
-from .data import Stats
 
 __all__ = ["Classifier", "Inputs", "ascii_image", "load_classifier", "read_inputs"]
 

@@ -189,11 +189,15 @@ def show_png(path: str | os.PathLike[str], title: str | None = None) -> bool:
     import matplotlib.pyplot as plt
     from matplotlib.image import imread
 
-    img = imread(os.fspath(path))
-    fig = plt.figure(figsize=(img.shape[1] / 100, img.shape[0] / 100))
-    fig.figimage(img)
-    if title and fig.canvas.manager is not None:
-        fig.canvas.manager.set_window_title(title)
-    plt.show()
-    plt.close(fig)
+    try:
+        img = imread(os.fspath(path))
+        fig = plt.figure(figsize=(img.shape[1] / 100, img.shape[0] / 100))
+        fig.figimage(img)
+        if title and fig.canvas.manager is not None:
+            fig.canvas.manager.set_window_title(title)
+        plt.show()
+        plt.close(fig)
+    except Exception as e:  # noqa: BLE001 - e.g. DISPLAY set but the X server is unreachable
+        print(f"(could not open a window: {e}; the image is saved in {path})", file=sys.stderr)
+        return False
     return True

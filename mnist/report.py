@@ -47,9 +47,22 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _dumps(obj: Any, level: int = 0) -> str:
+    """Indented JSON, but lists of plain values (and small dicts of them) stay on one line."""
+    flat = not isinstance(obj, (dict, list)) or all(not isinstance(v, (dict, list)) for v in (
+        obj.values() if isinstance(obj, dict) else obj))
+    if flat and (not isinstance(obj, dict) or level > 0):
+        return json.dumps(obj, allow_nan=False)
+    pad, inner = "  " * level, "  " * (level + 1)
+    if isinstance(obj, dict):
+        items = [f"{inner}{json.dumps(str(k))}: {_dumps(v, level + 1)}" for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}" if items else "{}"
+    return "[\n" + ",\n".join(inner + _dumps(v, level + 1) for v in obj) + f"\n{pad}]"
+
+
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
-    """Pretty-printed, strictly valid JSON (no NaN), written atomically."""
-    atomic_write_text(path, json.dumps(_clean(obj), indent=2, allow_nan=False) + "\n")
+    """Readable, strictly valid JSON (NaN becomes null), written atomically."""
+    atomic_write_text(path, _dumps(_clean(obj)) + "\n")
     return Path(path)
 
 

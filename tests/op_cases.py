@@ -98,18 +98,21 @@ def binary(name: str, values_a: Callable, values_b: Callable) -> st.SearchStrate
 
 @st.composite
 def leaky_relu_cases(draw):
+    """x off the kink at 0 and a negative_slope (also > 1)."""
     x = draw(S.shapes().flatmap(S.off_kink_arrays))
     return OpSample("leaky_relu", [x], negative_slope=draw(st.sampled_from([0.01, 0.1, 0.5, 2.0])))
 
 
 @st.composite
 def clip_cases(draw):
+    """x off both bounds; lo < hi, either may be None."""
     x, lo, hi = draw(S.shapes().flatmap(S.clip_cases))
     return OpSample("clip", [x], lo=lo, hi=hi)
 
 
 @st.composite
 def extremum_pair_cases(draw, name: str):
+    """Broadcasting a, b with no a-entry equal to (or within TIE_GAP of) a b-entry."""
     sa, sb = draw(S.broadcastable_pairs())
     a, b = draw(S.separated_pairs(sa, sb))
     if draw(st.booleans()):
@@ -119,6 +122,7 @@ def extremum_pair_cases(draw, name: str):
 
 @st.composite
 def where_cases(draw):
+    """a, b and a boolean cond, all three broadcasting together."""
     sc, sa, sb = draw(S.broadcastable_shapes(3))
     return OpSample("where", [draw(S.arrays(sa)), draw(S.arrays(sb))], cond=draw(S.conditions(sc)))
 
@@ -147,6 +151,7 @@ def linear_cases(draw):
 
 
 def reduction(name: str, values: Callable = S.arrays) -> st.SearchStrategy:
+    """A shape, an axis (None, int, negative int or tuple), keepdims, and values from ``values``."""
     @st.composite
     def draw_case(draw):
         shape = draw(S.shapes())
@@ -158,6 +163,7 @@ def reduction(name: str, values: Callable = S.arrays) -> st.SearchStrategy:
 
 @st.composite
 def var_cases(draw):
+    """Any axis/keepdims and ddof 0 or 1 (1 only where each output averages > 1 entry)."""
     shape = draw(S.shapes())
     axis, keepdims = draw(S.axis_keepdims(shape))
     n = S.reduced_count(shape, axis)
@@ -166,6 +172,7 @@ def var_cases(draw):
 
 
 def softmax_like(name: str) -> st.SearchStrategy:
+    """At least 1-D input and one (maybe negative) axis."""
     @st.composite
     def draw_case(draw):
         shape = draw(S.shapes(min_dims=1))
@@ -177,12 +184,14 @@ def softmax_like(name: str) -> st.SearchStrategy:
 
 @st.composite
 def reshape_cases(draw):
+    """A shape and a target with the same size (size-1 dims, maybe a -1)."""
     shape = draw(S.shapes())
     return OpSample("reshape", [draw(S.arrays(shape))], shape=draw(S.reshape_targets(shape)))
 
 
 @st.composite
 def transpose_cases(draw):
+    """A permutation of the axes, some written as negative ints."""
     shape = draw(S.shapes())
     ndim = len(shape)
     perm = draw(st.permutations(range(ndim)))
@@ -192,18 +201,21 @@ def transpose_cases(draw):
 
 @st.composite
 def expand_cases(draw):
+    """A shape and a target it broadcasts to (new leading dims, size-1 dims grown)."""
     shape, target = draw(S.expand_shapes())
     return OpSample("expand", [draw(S.arrays(shape))], shape=target)
 
 
 @st.composite
 def getitem_cases(draw):
+    """Basic slicing (ints, slices with any step, None, ...), int arrays with repeats, bool masks."""
     shape = draw(S.shapes(min_dims=0))
     return OpSample("getitem", [draw(S.arrays(shape))], index=draw(S.indices(shape)))
 
 
 @st.composite
 def scatter_add_cases(draw):
+    """g of the shape ``a[index]`` would have, scattered (with repeats accumulating) into ``shape``."""
     shape = draw(S.shapes(min_dims=0))
     index = draw(S.indices(shape))
     g_shape = np.empty(shape)[index].shape
@@ -212,6 +224,7 @@ def scatter_add_cases(draw):
 
 @st.composite
 def concatenate_cases(draw):
+    """1-3 arrays that differ only along a (maybe negative) axis."""
     base = draw(S.shapes(min_dims=1))
     axis = draw(st.integers(-len(base), len(base) - 1))
     k = draw(st.integers(1, 3))
@@ -221,6 +234,7 @@ def concatenate_cases(draw):
 
 @st.composite
 def stack_cases(draw):
+    """1-3 arrays of one shape and a new-axis position in [-(ndim+1), ndim]."""
     shape = draw(S.shapes(max_dims=3))
     axis = draw(st.integers(-len(shape) - 1, len(shape)))
     k = draw(st.integers(1, 3))
@@ -229,6 +243,7 @@ def stack_cases(draw):
 
 @st.composite
 def cross_entropy_cases(draw):
+    """(N, C) logits, int labels in [0, C) and a reduction (mean, sum, none)."""
     n, c = draw(st.integers(1, 4)), draw(st.integers(1, 5))
     logits = draw(S.arrays((n, c), S.floats(-5.0, 5.0)))
     return OpSample("cross_entropy", [logits], labels=draw(S.labels(n, c)),

@@ -95,6 +95,9 @@ def test_eval_prints_metrics_and_writes_json(run_dir, work):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert report["accuracy"] == pytest.approx(summary["test_accuracy"])
     assert np.array(report["confusion_matrix"]).sum() == 120 and set(report["per_class"]) == set("0123456789")
+    (work / "elsewhere").mkdir(exist_ok=True)  # data paths in the checkpoint are absolute
+    out2 = run("eval", "--checkpoint", "../run", "--split", "val", cwd=work / "elsewhere").stdout
+    assert "val split" in out2 and "100 images" in out2
 
 
 def test_predict_idx_csv_and_png(run_dir, work):
