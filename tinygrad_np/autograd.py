@@ -193,28 +193,25 @@ def topological_order(roots: Iterable["Tensor"]) -> list["Tensor"]:
     """
     order: list["Tensor"] = []
     visited: set[int] = set()
-    for root in roots:
-        if root._ctx is None or id(root) in visited:
+    stack: list[tuple["Tensor", bool]] = [(root, False) for root in reversed(list(roots)) if root._ctx is not None]
+    while stack:
+        t, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(t)  # post-order: inputs before their consumers
             continue
-        visited.add(id(root))
-        stack: list[tuple["Tensor", int]] = [(root, 0)]
-        while stack:
-            t, i = stack[-1]
-            fn = t._ctx
-            if fn.released:
-                raise RuntimeError(
-                    f"backward through {fn.name} a second time: its buffers were freed by the "
-                    "first backward. Pass retain_graph=True to the first call to keep them."
-                )
-            if i < len(fn.inputs):
-                stack[-1] = (t, i + 1)
-                child = fn.inputs[i]
-                if child._ctx is not None and id(child) not in visited:
-                    visited.add(id(child))
-                    stack.append((child, 0))
-            else:
-                stack.pop()
-                order.append(t)  # post-order: inputs before their consumers
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        fn = t._ctx
+        if fn.released:
+            raise RuntimeError(
+                f"backward through {fn.name} a second time: its buffers were freed by the "
+                "first backward. Pass retain_graph=True to the first call to keep them."
+            )
+        stack.append((t, True))  # comes back once every input below it is ordered
+        for x in fn.inputs:
+            if x._ctx is not None and id(x) not in visited:
+                stack.append((x, False))
     order.reverse()  # consumers first
     return order
 
@@ -275,16 +272,19 @@ def run_backward(
             if g is not None:
                 in_grads = _vjps_with_anomaly_check(fn, g, t) if _anomaly_enabled else fn.backward(g, t)
                 for x, gx, needed in zip(fn.inputs, in_grads, fn.needs_input_grad):
-                    if needed and gx is not None and (wanted is None or id(x) in useful):
-                        if gx.shape != x.shape:
-                            if not _broadcasts_to(x.shape, gx.shape):
-                                raise _bad_gradient(fn, x, gx)
-                            gx = unbroadcast(gx, x.shape)
-                        if gx.dtype != x.dtype and t.dtype != x.dtype:  # the forward promoted x
-                            gx = _cast_back(fn, x, gx, create_graph)
-                        if gx.shape != x.shape or gx.dtype != x.dtype:  # the engine's invariant
+                    if not needed or gx is None or (wanted is not None and id(x) not in useful):
+                        continue
+                    # The engine's invariant: a gradient has its input's shape and dtype.
+                    xd = x.data
+                    if gx.data.shape != xd.shape:
+                        if not _broadcasts_to(xd.shape, gx.data.shape):
                             raise _bad_gradient(fn, x, gx)
-                        deliver(x, gx)
+                        gx = unbroadcast(gx, xd.shape)  # exact shape by construction
+                    if gx.data.dtype != xd.dtype:
+                        if t.data.dtype == xd.dtype:  # not a promotion in the forward: a wrong VJP
+                            raise _bad_gradient(fn, x, gx)
+                        gx = _cast_back(fn, x, gx, create_graph)
+                    deliver(x, gx)
             if not retain_graph:
                 fn.release()
     return results if inputs is not None else None

@@ -15,6 +15,12 @@ def const(arr: np.ndarray, like: np.ndarray) -> Tensor:
     return Tensor._from_op(np.asarray(arr, dtype=like.dtype), None)
 
 
+def mask(m: np.ndarray) -> Tensor:
+    """A boolean constant tensor: ``g * mask(m)`` keeps g where m holds (float dtype unchanged;
+    multiplying by a bool array is several times faster than ``np.where`` on random masks)."""
+    return Tensor._from_op(m, None)
+
+
 class Binary(Function):
     """Base of broadcasting binary ops: ``run`` turns NumPy's broadcast error into one that
     names the op and both shapes (the check costs nothing when the shapes are fine)."""
@@ -169,13 +175,13 @@ class Sigmoid(Function):
 
 @register("relu")
 class ReLU(Function):
-    """y = max(a, 0).   VJP: ā = where(a > 0, g, 0)  (subgradient ReLU'(0) = 0, as in PyTorch)."""
+    """y = max(a, 0).   VJP: ā = g · [a > 0]  (subgradient ReLU'(0) = 0, as in PyTorch)."""
 
     def forward(self, a):
         return np.maximum(a, 0)
 
     def backward(self, g, out):
-        return (Tensor.apply("where", g, const(0, g.data), cond=out.data > 0),)
+        return (g * mask(out.data > 0),)
 
 
 @register("leaky_relu")
@@ -228,7 +234,7 @@ class Minimum(Binary):
 
 @register("where")
 class Where(Binary):
-    """y = cond ? a : b.   VJP: ā = where(cond, g, 0), b̄ = where(cond, 0, g)  (cond is a constant)."""
+    """y = cond ? a : b.   VJP: ā = g · cond, b̄ = g · ¬cond  (cond is a constant)."""
 
     def forward(self, a, b, cond):
         self.cond = cond
@@ -239,9 +245,8 @@ class Where(Binary):
             raise
 
     def backward(self, g, out):
-        zero = const(0, g.data)
-        return (Tensor.apply("where", g, zero, cond=self.cond) if self.needs_input_grad[0] else None,
-                Tensor.apply("where", zero, g, cond=self.cond) if self.needs_input_grad[1] else None)
+        return (g * mask(self.cond) if self.needs_input_grad[0] else None,
+                g * mask(~self.cond) if self.needs_input_grad[1] else None)
 
 
 @register("clip")

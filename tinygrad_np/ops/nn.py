@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function, register
+from ..autograd import Function, is_grad_enabled, register
 from ..tensor import Tensor
 from .elementwise import const
-from .reduce import _stable_logsumexp
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -33,8 +32,11 @@ class CrossEntropy(Function):
         if reduction not in REDUCTIONS:
             raise ValueError(f"cross_entropy: reduction must be one of {REDUCTIONS}, got {reduction!r}")
         self.labels, self.reduction = labels, reduction
-        rows = np.arange(len(labels))
-        losses = _stable_logsumexp(logits, (1,))[:, 0] - logits[rows, labels]
+        shifted = logits - logits.max(axis=1, keepdims=True)  # max-shift: exp never overflows
+        e = np.exp(shifted)
+        total_e = e.sum(axis=1, keepdims=True)
+        losses = np.log(total_e[:, 0]) - shifted[np.arange(len(labels)), labels]
+        self.probs = np.divide(e, total_e, out=e)  # softmax(z), kept for the VJP
         if reduction == "none":
             return losses
         total = losses.sum(dtype=logits.dtype)
@@ -42,9 +44,12 @@ class CrossEntropy(Function):
 
     def backward(self, g, out):
         z = self.inputs[0]
+        # softmax(z) from the forward pass, unless this VJP is itself being differentiated
+        # (create_graph=True): then it must be a graph node of z.
+        p = z.softmax(axis=1) if is_grad_enabled() else Tensor._from_op(self.probs, None)
         onehot = np.zeros(z.shape, dtype=z.dtype)
         onehot[np.arange(len(self.labels)), self.labels] = 1
         scale = g.reshape(-1, 1) if self.reduction == "none" else g
         if self.reduction == "mean":
             scale = scale / len(self.labels)
-        return ((z.softmax(axis=1) - const(onehot, z.data)) * scale,)
+        return ((p - const(onehot, z.data)) * scale,)
