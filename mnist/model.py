@@ -95,14 +95,7 @@ class MLP(nn.Module):
         ``mean((logits - onehot(y))²)`` over all B·C entries (as ``mnist.reference``)."""
         if loss not in LOSSES:
             raise ValueError(f"MLP.loss: unknown loss {loss!r}; expected one of {LOSSES}")
-        logits = self(X)
-        labels = np.asarray(y.data if isinstance(y, Tensor) else y)
-        if loss == "ce":
-            return F.cross_entropy(logits, labels)
-        if labels.shape != logits.shape[:1]:
-            raise ValueError(f"MLP.loss: labels of shape {labels.shape} do not match logits of shape {logits.shape}")
-        diff = logits - F.one_hot(labels, logits.shape[1], dtype=logits.dtype)
-        return (diff * diff).mean()
+        return batch_loss(self(X), np.asarray(y.data if isinstance(y, Tensor) else y), loss)
 
     def predict(self, X: Any, batch_size: int | None = None) -> np.ndarray:
         """Predicted class labels (B,): argmax of the logits, computed in eval mode (no
@@ -121,3 +114,14 @@ class MLP(nn.Module):
 
     def extra_repr(self) -> str:
         return f"sizes={self.sizes}, activation={self.activation!r}, dropout={self.dropout}"
+
+
+def batch_loss(logits: Tensor, labels: np.ndarray, kind: str) -> Tensor:
+    """Mean loss of a batch from its (B, C) logits: ``"ce"`` fused softmax cross-entropy, or
+    ``"mse"`` ``mean((logits - onehot(y))²)`` over all B·C entries (as ``mnist.reference``)."""
+    if kind == "ce":
+        return F.cross_entropy(logits, labels)
+    if labels.shape != logits.shape[:1]:
+        raise ValueError(f"mse loss: labels of shape {labels.shape} do not match logits of shape {logits.shape}")
+    diff = logits - F.one_hot(labels, logits.shape[1], dtype=logits.dtype)
+    return (diff * diff).mean()

@@ -30,14 +30,12 @@ import numpy as np
 from tinygrad_np import nn, optim
 from tinygrad_np.autograd import no_grad
 from tinygrad_np.data import DataLoader
-from tinygrad_np.nn import functional as F
-from tinygrad_np.tensor import Tensor
 
 from . import checkpoint as ckpt_io
 from .augment import Augmenter
 from .data import Stats, load_any, to_float
 from .metrics import EvalResult, evaluate_logits
-from .model import MLP
+from .model import MLP, batch_loss
 
 __all__ = [
     "ACTIVATIONS", "DEFAULT_LR", "LOSSES", "OPTIMIZERS", "SCHEDULES",
@@ -218,14 +216,6 @@ def build_scheduler(config: TrainConfig, opt: optim.Optimizer) -> optim.LRSchedu
     if config.schedule == "cosine":
         return optim.CosineLR(opt, t_max=max(1, config.epochs - config.warmup), warmup_epochs=config.warmup)
     return None
-
-
-def batch_loss(logits: Tensor, labels: np.ndarray, kind: str) -> Tensor:
-    """Mean loss of a batch from its logits, as ``MLP.loss`` computes it (``ce`` or ``mse``)."""
-    if kind == "ce":
-        return F.cross_entropy(logits, labels)
-    diff = logits - F.one_hot(labels, logits.shape[1], dtype=logits.dtype)
-    return (diff * diff).mean()
 
 
 def _fmt_lr(lr: float) -> str:
