@@ -24,16 +24,6 @@ def leaf(values, dtype=np.float64):
     return Tensor(np.asarray(values, dtype=dtype), requires_grad=True)
 
 
-def apply_custom(cls: type[Function], *inputs: Tensor, **params) -> Tensor:
-    """What ``Tensor.apply`` does, for a Function class that is not in the registry."""
-    fn = cls()
-    out = np.asarray(fn.forward(*[x.data for x in inputs], **params))
-    if tg.is_grad_enabled() and any(x.requires_grad for x in inputs):
-        fn.inputs, fn.needs_input_grad = inputs, tuple(x.requires_grad for x in inputs)
-        return Tensor._from_op(out, fn)
-    return Tensor._from_op(out, None)
-
-
 # ----------------------------------------------------------------------------- accumulation and sharing
 def test_gradients_accumulate_across_backward_calls():
     x = leaf([1.0, 2.0, 3.0])
@@ -324,7 +314,7 @@ class WrongDtypeGrad(Function):
 ])
 def test_invariant_check_catches_a_wrong_custom_function(cls, pattern):
     x = leaf([1.0, 2.0, 3.0])
-    y = apply_custom(cls, x).sum()
+    y = Tensor.apply(cls, x).sum()
     with pytest.raises(RuntimeError, match=pattern):
         y.backward()
 

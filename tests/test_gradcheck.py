@@ -1,8 +1,8 @@
 """gradcheck itself: it passes correct ops and fails deliberately wrong backward rules, flags
 kinks, fills its report, and honours its options (method, mode, dtype, raise_exception).
 
-The wrong ops are throwaway ``Function`` subclasses applied with ``apply_custom`` (what
-``Tensor.apply`` does, without touching the registry).
+The wrong ops are throwaway ``Function`` subclasses applied with ``Tensor.apply(cls, ...)``,
+which runs a Function class without touching the registry.
 """
 from __future__ import annotations
 
@@ -13,22 +13,11 @@ import pytest
 from hypothesis import given
 
 import strategies as S
-import tinygrad_np as tg
 from tinygrad_np import GradcheckError, GradcheckReport, OPS, Tensor, gradcheck
 from tinygrad_np.autograd import Function
 from tinygrad_np.gradcheck import FULL_MODE_LIMIT
 
 RNG = np.random.default_rng(1234)
-
-
-def apply_custom(cls: type[Function], *inputs: Tensor, **params) -> Tensor:
-    """What ``Tensor.apply`` does, for a Function class that is not in the registry."""
-    fn = cls()
-    out = np.asarray(fn.forward(*[x.data for x in inputs], **params))
-    if tg.is_grad_enabled() and any(x.requires_grad for x in inputs):
-        fn.inputs, fn.needs_input_grad = inputs, tuple(x.requires_grad for x in inputs)
-        return Tensor._from_op(out, fn)
-    return Tensor._from_op(out, None)
 
 
 # ----------------------------------------------------------------------------- throwaway ops
@@ -127,7 +116,7 @@ class PairWrongFirst(Function):
 
 
 def custom(cls):
-    return lambda *xs: apply_custom(cls, *xs)
+    return lambda *xs: Tensor.apply(cls, *xs)
 
 
 def x1(shape=(3, 4)):
@@ -182,7 +171,7 @@ def test_ignoring_the_upstream_gradient_is_caught_because_it_is_not_all_ones():
     so only a random upstream gradient exposes it."""
     x = x1()
     t = Tensor(x, requires_grad=True)
-    apply_custom(ScaleIgnoresUpstream, t).sum().backward()
+    Tensor.apply(ScaleIgnoresUpstream, t).sum().backward()
     np.testing.assert_array_equal(t.grad.data, np.full(x.shape, 3.0))  # looks right after a sum
     report = gradcheck(custom(ScaleIgnoresUpstream), [x], raise_exception=False)
     assert not report.passed and report.mismatches == x.size
@@ -306,11 +295,11 @@ def test_default_mode_is_full_up_to_the_limit():
 
 def test_sample_mode_covers_every_input():
     a, b = x1((300,)), x1((300,))
-    report = gradcheck(lambda s, t: apply_custom(PairWrongFirst, s, t), [a, b], mode="sample", nsamples=20,
+    report = gradcheck(lambda s, t: Tensor.apply(PairWrongFirst, s, t), [a, b], mode="sample", nsamples=20,
                        raise_exception=False)
     assert report.mode == "sample" and report.checked == 40
     assert not report.passed and {e.input for e in report.worst} == {0}
-    report = gradcheck(lambda s, t: apply_custom(PairWrongSecond, s, t), [a, b], mode="sample", nsamples=20,
+    report = gradcheck(lambda s, t: Tensor.apply(PairWrongSecond, s, t), [a, b], mode="sample", nsamples=20,
                        raise_exception=False)
     assert not report.passed and {e.input for e in report.worst} == {1}
     # a small input is checked in full next to a sampled big one
@@ -320,7 +309,7 @@ def test_sample_mode_covers_every_input():
 
 def test_fast_mode_checks_one_direction_per_input():
     a, b = x1((3, 4)), x1((3, 4))
-    report = gradcheck(lambda s, t: apply_custom(PairWrongSecond, s, t), [a, b], mode="fast", raise_exception=False)
+    report = gradcheck(lambda s, t: Tensor.apply(PairWrongSecond, s, t), [a, b], mode="fast", raise_exception=False)
     assert report.mode == "fast" and report.checked == 2 and not report.passed
     assert report.worst[0].input == 1
     ok = gradcheck(lambda s, t: (s * t).tanh(), [a, b], mode="fast")
@@ -342,7 +331,7 @@ def test_non_differentiable_inputs_are_left_alone():
 
 def test_tuple_outputs_are_all_checked():
     def two(a):
-        return a.exp(), apply_custom(SquareSignFlip, a)
+        return a.exp(), Tensor.apply(SquareSignFlip, a)
 
     assert not gradcheck(two, [x1((2,))], raise_exception=False).passed
     assert gradcheck(lambda a: (a.exp(), a * a), [x1((2,))]).passed

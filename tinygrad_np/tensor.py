@@ -130,9 +130,10 @@ class Tensor:
 
     # ------------------------------------------------------------------ applying ops
     @staticmethod
-    def apply(name: str, *inputs: "Tensor", **params: Any) -> "Tensor":
-        """Run registry op ``name`` on ``inputs``; record a graph node if any input needs grad."""
-        fn = OPS[name]()
+    def apply(op: "str | type[Function]", *inputs: "Tensor", **params: Any) -> "Tensor":
+        """Run op ``op`` (a registry name, or a Function class, e.g. one under test) on ``inputs``;
+        record a graph node if any input needs grad."""
+        fn = OPS[op]() if type(op) is str else op()
         if autograd._anomaly_enabled:
             fn.created_at = autograd.user_code_line()
         out = fn.forward(*[x.data for x in inputs], **params)

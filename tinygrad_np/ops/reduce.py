@@ -77,7 +77,7 @@ class Mean(Reduction):
 
 @register("var")
 class Var(Reduction):
-    """y = Σ_axis (a - ā)² / (n - ddof).   VJP: ā = broadcast(g) · 2(a - mean) / (n - ddof)."""
+    """y = Σ_axis (a - mean(a))² / (n - ddof).   VJP: ā = broadcast(g) · 2(a - mean(a)) / (n - ddof)."""
 
     def forward(self, a, axis=None, keepdims=False, ddof=0):
         self.setup(a, axis, keepdims)
