@@ -259,3 +259,14 @@ def test_shape_helpers():
     np.testing.assert_array_equal(x[1, :, ::2].data, x.data[1, :, ::2])
     np.testing.assert_array_equal(x[[0, 0, 1]].data, x.data[[0, 0, 1]])
     np.testing.assert_array_equal(x[Tensor(np.array([1]))].data, x.data[[1]])
+
+
+def test_constant_arrays_take_the_tensors_float_dtype():
+    """float32 stays float32 even against a float64 ndarray constant (no silent promotion)."""
+    x = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    for y in (x * np.ones(3), np.ones(3) + x, x / np.full(3, 2.0), tg.where(np.array([True, False, True]), x, np.zeros(3))):
+        assert y.dtype == np.float32
+        y.sum().backward()
+        assert x.grad.dtype == np.float32
+    x64 = tg.tensor(np.ones(2), requires_grad=True)
+    assert (x64 * np.ones(2, dtype=np.float32)).dtype == np.float64

@@ -150,12 +150,13 @@ class Tensor:
         return Tensor._from_op(out, None)
 
     def _other(self, other: Any) -> "Tensor":
-        """A constant operand as a Tensor. Scalars, lists and integer arrays take this tensor's
-        float dtype (so float32 stays float32); a float ndarray keeps its own dtype."""
+        """A constant operand (scalar, list or ndarray) as a Tensor of this tensor's float dtype,
+        so float32 stays float32 (``x32 * np.ones(3)`` is float32). Mixing two Tensors of
+        different float dtypes promotes as NumPy does; their gradients come back in each one's dtype."""
         if isinstance(other, Tensor):
             return other
         arr = np.asarray(other)
-        if self.dtype.kind == "f" and (arr.dtype.kind != "f" or not isinstance(other, np.ndarray)):
+        if self.dtype.kind == "f" and arr.dtype != self.dtype:
             arr = arr.astype(self.dtype)
         return Tensor._from_op(arr, None)
 
