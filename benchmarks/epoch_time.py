@@ -17,10 +17,16 @@ Outputs: a Markdown table on stdout, and ``epoch_time.json``, ``epoch_time.md`` 
 """
 from __future__ import annotations
 
+import os
+
+# PyTorch's OpenMP worker threads spin-wait after each op by default; on a 2-core machine they
+# then steal a core from OpenBLAS's threads and slow every NumPy contender that runs next.
+# Passive waiting makes idle threads sleep. Must be set before torch is imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import gc
 import json
-import os
 import statistics
 import sys
 import time
@@ -159,9 +165,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     archs = [[int(n) for n in a.split("-")] for a in args.arch.split(",")]
     batch_sizes = [int(b) for b in args.batch.split(",")]
     X, y, data_kind = load_data(args.data, args.samples, args.seed)
+    peak = peak_gemm_gflops(512 if args.quick else 2048, repeats=3 if args.quick else 10)  # before torch loads
     info = machine_info()
     threads = args.threads or info["blas"].get("threads")
-    peak = peak_gemm_gflops(512 if args.quick else 2048)
     print(f"# epoch time: {len(X):,} {data_kind} samples, float32, plain SGD, softmax cross-entropy; "
           f"peak GEMM {peak:.1f} GFLOP/s on {info['cores']} cores ({info['cpu']})", flush=True)
     results = []
@@ -195,5 +201,4 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("MPLBACKEND", "Agg")
     main()

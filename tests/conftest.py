@@ -6,11 +6,15 @@
   ``dev`` (default: ~10 examples, quick local runs), ``ci`` (derandomized, no deadline,
   modest example counts so the whole suite stays well under 3 minutes on 2 cores) and
   ``thorough`` (many examples, for a deliberate hunt).
+* ``OMP_WAIT_POLICY=PASSIVE`` (unless set): the parity tests import PyTorch, whose OpenMP
+  threads otherwise spin between ops and take a core from NumPy's BLAS in every later test.
 """
 from __future__ import annotations
 
 import os
 import sys
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before anything imports torch
 
 from hypothesis import HealthCheck, settings
 
