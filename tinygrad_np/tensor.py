@@ -5,7 +5,7 @@ module imports no op module (the op modules import it) and there is no import ci
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -481,7 +481,3 @@ def rand_like(t: Any, rng: RngLike = None, dtype: Any = None, requires_grad: boo
 def randn_like(t: Any, rng: RngLike = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     a = np.asarray(t)
     return randn(a.shape, rng=rng, dtype=dtype or a.dtype, requires_grad=requires_grad)
-
-
-def as_tensors(xs: Iterable[Any]) -> list[Tensor]:
-    return [_t(x) for x in xs]
