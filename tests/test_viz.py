@@ -295,10 +295,10 @@ def test_render_rejects_unknown_formats(tmp_path):
 
 
 def test_render_reports_dot_failures(tmp_path, monkeypatch):
-    false = shutil.which("false")
-    if false is None:
-        pytest.skip("no `false` program to stand in for a failing dot")
-    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: false)
+    failing_dot = tmp_path / "dot"  # a stand-in for Graphviz that always fails
+    failing_dot.write_text("#!/bin/sh\necho 'syntax error in graph' >&2\nexit 1\n")
+    failing_dot.chmod(0o755)
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: str(failing_dot))
     with pytest.raises(RuntimeError, match="failed"):
         render(small_graph()["z"], tmp_path / "g.svg")
     assert os.listdir(tmp_path) == []
