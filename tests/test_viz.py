@@ -295,13 +295,16 @@ def test_render_rejects_unknown_formats(tmp_path):
 
 
 def test_render_reports_dot_failures(tmp_path, monkeypatch):
-    failing_dot = tmp_path / "dot"  # a stand-in for Graphviz that always fails
+    (tmp_path / "bin").mkdir()
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    failing_dot = tmp_path / "bin" / "dot"  # a stand-in for Graphviz that always fails
     failing_dot.write_text("#!/bin/sh\necho 'syntax error in graph' >&2\nexit 1\n")
     failing_dot.chmod(0o755)
     monkeypatch.setattr(shutil, "which", lambda name, *a, **k: str(failing_dot))
     with pytest.raises(RuntimeError, match="failed"):
-        render(small_graph()["z"], tmp_path / "g.svg")
-    assert os.listdir(tmp_path) == []
+        render(small_graph()["z"], out_dir / "g.svg")
+    assert os.listdir(out_dir) == []  # no partial output left behind
 
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
