@@ -117,6 +117,14 @@ class Function:
       the upstream gradient ``g`` and the op's output ``out`` (both Tensors). VJPs are written
       with Tensor ops, so with ``create_graph=True`` they are themselves differentiable.
 
+    Array VJPs: a class that sets ``vjp_on_arrays = True`` promises that its ``backward`` also
+    runs when ``g`` and ``out`` are plain ndarrays -- it reads its inputs through
+    ``self.operands(g)``, makes constants with ``g``'s kind, and uses only operations that
+    Tensor and ndarray share (``+ - * / ** @``, ``.T``, ``.reshape``, ``.sum``, ...) or
+    ``run_op``. A plain ``backward()`` (no ``create_graph``) then hands it ndarrays, so the
+    very same rule runs as bare NumPy, with no graph bookkeeping. Every built-in op does so;
+    a Function that does not (the default) always gets Tensors.
+
     A VJP may return a gradient with the *broadcast* shape; the engine un-broadcasts it in
     one place (``unbroadcast``). It should return ``None`` for inputs whose
     ``self.needs_input_grad[i]`` is False, and may skip computing them.
@@ -125,6 +133,14 @@ class Function:
     inputs: tuple["Tensor", ...]
     needs_input_grad: tuple[bool, ...]
     released: bool = False
+    vjp_on_arrays: bool = False  # see "Array VJPs" above
+
+    def operands(self, g: "Tensor | np.ndarray") -> tuple[Any, ...]:
+        """The op's inputs in ``g``'s kind: the input Tensors when ``g`` is a Tensor (the VJP
+        is being recorded), their ndarrays when ``g`` is an ndarray (a plain backward pass)."""
+        if isinstance(g, np.ndarray):
+            return tuple([x.data for x in self.inputs])
+        return self.inputs
 
     def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
@@ -145,8 +161,22 @@ class Function:
         return f"<{self.name}>"
 
 
+class Op(Function):
+    """Base of the built-in ops: a Function whose VJP also runs on plain ndarrays."""
+
+    vjp_on_arrays = True
+
+
 #: name -> Function subclass for every differentiable op. Tests and docs enumerate it.
 OPS: dict[str, type[Function]] = {}
+
+
+def run_op(name: str, *args: Any, **params: Any) -> Any:
+    """Registry op ``name`` on Tensors (applied and recorded, as ``Tensor.apply``) or on
+    ndarrays (its bare ``forward``): how an array VJP uses an op that ndarray has no method for."""
+    if isinstance(args[0], (np.ndarray, np.generic)):  # NumPy turns 0-d results into scalars
+        return OPS[name]().forward(*args, **params)
+    return type(args[0]).apply(name, *args, **params)
 
 
 def register(name: str):
@@ -179,8 +209,9 @@ def unbroadcast(g: "Tensor", shape: tuple[int, ...]) -> "Tensor":
         return g
     lead = g.ndim - len(shape)
     ones = tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
-    if not ones:  # only leading axes were added: one sum, no reshape
+    if not ones and shape:  # only leading axes were added: one sum, no reshape
         return g.sum(axis=tuple(range(lead)))
+    # keepdims + reshape: a 0-d result stays an array (NumPy's sum would return a scalar)
     return g.sum(axis=tuple(range(lead)) + ones, keepdims=True).reshape(shape)
 
 
@@ -232,26 +263,29 @@ def run_backward(
     returned (``None`` where an input does not influence the roots).
 
     ``create_graph=True`` records the VJPs themselves as a graph (higher-order gradients).
+    Otherwise gradients flow as plain ndarrays through every op whose VJP runs on arrays
+    (``Function.vjp_on_arrays``) and are wrapped in Tensors only where they leave the engine.
     Unless ``retain_graph`` is set, each node frees its buffers once it has been used.
     """
     wanted = {id(t): k for k, t in enumerate(inputs)} if inputs is not None else None
-    results: list["Tensor | None"] = [None] * len(inputs) if inputs is not None else []
-    grads: dict[int, "Tensor"] = {}
+    results: list[Any] = [None] * len(inputs) if inputs is not None else []
+    grads: dict[int, Any] = {}  # tensor id -> gradient so far (ndarray, or Tensor if create_graph)
+    wrap = type(roots[0] if roots else inputs[0])._from_op  # ndarray -> constant Tensor, the caller's class
+    arrays = not create_graph
 
-    def deliver(t: "Tensor", g: "Tensor") -> None:
+    def deliver(t: "Tensor", g: Any) -> None:
         key = id(t)
         if wanted is not None and t._ctx is None:  # leaf: only collect what was asked for
             if key in wanted:
                 k = wanted[key]
-                results[k] = g if results[k] is None else results[k] + g
+                results[k] = g if results[k] is None else _sum(results[k], g)
             return
         if t._ctx is None:  # leaf in .grad mode
-            if not create_graph:  # a plain array the leaf owns: not a view of the graph's buffers
-                data = g.data if g.data.flags.owndata else g.data.copy()
-                g = type(g)._from_op(data, None)
+            if arrays:  # a plain array the leaf owns: not a view of the graph's buffers
+                g = wrap(g if g.flags.owndata else g.copy(), None)
             t.grad = g if t.grad is None else t.grad + g
             return
-        grads[key] = g if key not in grads else grads[key] + g
+        grads[key] = g if key not in grads else _sum(grads[key], g)
 
     order = topological_order(roots)
     if wanted is not None:  # prune: only nodes from which a requested input can be reached
@@ -263,34 +297,57 @@ def run_backward(
     with set_grad_enabled(create_graph):
         for root, seed in zip(roots, seeds):
             if root.requires_grad:
-                deliver(root, seed)
+                deliver(root, seed.data if arrays else seed)
         for t in order:
             g = grads.pop(id(t), None)
             if wanted is not None and id(t) in wanted:
                 results[wanted[id(t)]] = g
             fn = t._ctx
             if g is not None:
-                in_grads = _vjps_with_anomaly_check(fn, g, t) if _anomaly_enabled else fn.backward(g, t)
+                in_grads = _vjps(fn, g, t, arrays)
                 for x, gx, needed in zip(fn.inputs, in_grads, fn.needs_input_grad):
                     if not needed or gx is None or (wanted is not None and id(x) not in useful):
                         continue
                     # The engine's invariant: a gradient has its input's shape and dtype.
                     xd = x.data
-                    if gx.data.shape != xd.shape:
-                        if not _broadcasts_to(xd.shape, gx.data.shape):
+                    if gx.shape != xd.shape:
+                        if not _broadcasts_to(xd.shape, gx.shape):
                             raise _bad_gradient(fn, x, gx)
                         gx = unbroadcast(gx, xd.shape)  # exact shape by construction
-                    if gx.data.dtype != xd.dtype:
+                    if gx.dtype != xd.dtype:
                         if t.data.dtype == xd.dtype:  # not a promotion in the forward: a wrong VJP
                             raise _bad_gradient(fn, x, gx)
                         gx = _cast_back(fn, x, gx, create_graph)
                     deliver(x, gx)
             if not retain_graph:
                 fn.release()
-    return results if inputs is not None else None
+    if inputs is None:
+        return None
+    if arrays:  # hand out Tensors that own their data
+        return [None if r is None else wrap(r if r.flags.owndata else r.copy(), None) for r in results]
+    return results
 
 
-def _vjps_with_anomaly_check(fn: Function, g: "Tensor", out: "Tensor") -> tuple:
+def _sum(a: Any, b: Any) -> Any:
+    """a + b for two gradients; 0-d ndarrays stay arrays (NumPy would return a scalar)."""
+    total = a + b
+    return np.asarray(total) if isinstance(total, np.generic) else total
+
+
+def _vjps(fn: Function, g: Any, out: "Tensor", arrays: bool) -> Sequence[Any]:
+    """``fn``'s VJPs for upstream gradient ``g``, in the engine's kind: ndarrays when ``arrays``
+    (a Tensor-only VJP gets ``g`` wrapped and its results unwrapped), else Tensors."""
+    if arrays and not fn.vjp_on_arrays:
+        in_grads = _vjps(fn, type(out)._from_op(g, None), out, False)
+        return [None if gx is None else gx.data for gx in in_grads]
+    out_arg = out.data if arrays else out
+    in_grads = _vjps_with_anomaly_check(fn, g, out_arg) if _anomaly_enabled else fn.backward(g, out_arg)
+    if arrays:  # NumPy returns scalars, not 0-d arrays, from 0-d arithmetic
+        return [gx if gx is None or type(gx) is np.ndarray else np.asarray(gx) for gx in in_grads]
+    return in_grads
+
+
+def _vjps_with_anomaly_check(fn: Function, g: Any, out: Any) -> tuple:
     """fn.backward with the per-op forward checks paused (its inner ops are the VJP's, not the
     user's), then every returned gradient checked for NaN/Inf and blamed on ``fn``."""
     global _anomaly_enabled
@@ -301,7 +358,7 @@ def _vjps_with_anomaly_check(fn: Function, g: "Tensor", out: "Tensor") -> tuple:
         _anomaly_enabled = True
     for k, (x, gx) in enumerate(zip(fn.inputs, in_grads)):
         if gx is not None:
-            check_finite(f"backward gradient for input {k}", gx.data, fn,
+            check_finite(f"backward gradient for input {k}", gx if isinstance(gx, np.ndarray) else gx.data, fn,
                          f"input shape {x.shape}, upstream gradient shape {g.shape}")
     return in_grads
 

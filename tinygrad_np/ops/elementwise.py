@@ -1,27 +1,36 @@
 """Elementwise ops. Binary ops broadcast like NumPy; the engine un-broadcasts their VJPs.
 
-Notation in the docstrings: ``g`` is the upstream gradient ȳ, ``y`` the op's output.
+Notation in the docstrings: ``g`` is the upstream gradient ȳ, ``y`` the op's output. Each VJP
+runs on Tensors (recorded, for higher-order gradients) or on plain ndarrays (a plain
+``backward()``): inputs come from ``self.operands(g)``, constants from ``const``/``mask``.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function, broadcast_shape, register
+from ..autograd import Op, broadcast_shape, register, run_op
 from ..tensor import Tensor
 
 
-def const(arr: np.ndarray, like: np.ndarray) -> Tensor:
-    """A constant (non-differentiable) tensor with ``like``'s float dtype, e.g. a mask."""
-    return Tensor._from_op(np.asarray(arr, dtype=like.dtype), None)
+def const(arr: np.ndarray, like: Tensor | np.ndarray) -> Tensor | np.ndarray:
+    """A constant (non-differentiable) operand with ``like``'s float dtype, in ``like``'s kind:
+    a Tensor next to a Tensor gradient, a bare ndarray next to an ndarray gradient."""
+    arr = np.asarray(arr, dtype=like.dtype)
+    return arr if isinstance(like, np.ndarray) else Tensor._from_op(arr, None)
 
 
-def mask(m: np.ndarray) -> Tensor:
-    """A boolean constant tensor: ``g * mask(m)`` keeps g where m holds (float dtype unchanged;
-    multiplying by a bool array is several times faster than ``np.where`` on random masks)."""
-    return Tensor._from_op(m, None)
+def mask(m: np.ndarray, like: Tensor | np.ndarray) -> Tensor | np.ndarray:
+    """A boolean constant in ``like``'s kind: ``g * mask(m, g)`` keeps g where m holds (dtype
+    unchanged; multiplying by a bool array is several times faster than ``np.where``)."""
+    return m if isinstance(like, np.ndarray) else Tensor._from_op(m, None)
 
 
-class Binary(Function):
+def data(x: Tensor | np.ndarray) -> np.ndarray:
+    """The ndarray of a Tensor, or the ndarray itself."""
+    return x if isinstance(x, np.ndarray) else x.data
+
+
+class Binary(Op):
     """Base of broadcasting binary ops: ``run`` turns NumPy's broadcast error into one that
     names the op and both shapes (the check costs nothing when the shapes are fine)."""
 
@@ -63,7 +72,7 @@ class Mul(Binary):
         return self.run(np.multiply, a, b)
 
     def backward(self, g, out):
-        a, b = self.inputs
+        a, b = self.operands(g)
         return (g * b if self.needs_input_grad[0] else None,
                 g * a if self.needs_input_grad[1] else None)
 
@@ -76,7 +85,7 @@ class Div(Binary):
         return self.run(np.divide, a, b)
 
     def backward(self, g, out):
-        a, b = self.inputs
+        a, b = self.operands(g)
         return (g / b if self.needs_input_grad[0] else None,
                 -g * a / (b * b) if self.needs_input_grad[1] else None)
 
@@ -89,13 +98,13 @@ class Pow(Binary):
         return self.run(np.power, a, b)
 
     def backward(self, g, out):
-        a, b = self.inputs
+        a, b = self.operands(g)
         return (g * b * a ** (b - 1) if self.needs_input_grad[0] else None,
-                g * out * a.log() if self.needs_input_grad[1] else None)
+                g * out * run_op("log", a) if self.needs_input_grad[1] else None)
 
 
 @register("neg")
-class Neg(Function):
+class Neg(Op):
     """y = -a.   VJP: ā = -g."""
 
     def forward(self, a):
@@ -106,7 +115,7 @@ class Neg(Function):
 
 
 @register("exp")
-class Exp(Function):
+class Exp(Op):
     """y = exp(a).   VJP: ā = g y."""
 
     def forward(self, a):
@@ -117,18 +126,18 @@ class Exp(Function):
 
 
 @register("log")
-class Log(Function):
+class Log(Op):
     """y = log(a).   VJP: ā = g / a."""
 
     def forward(self, a):
         return np.log(a)
 
     def backward(self, g, out):
-        return (g / self.inputs[0],)
+        return (g / self.operands(g)[0],)
 
 
 @register("sqrt")
-class Sqrt(Function):
+class Sqrt(Op):
     """y = √a.   VJP: ā = g / (2y)."""
 
     def forward(self, a):
@@ -139,19 +148,18 @@ class Sqrt(Function):
 
 
 @register("abs")
-class Abs(Function):
+class Abs(Op):
     """y = |a|.   VJP: ā = g sign(a)  (subgradient 0 at a = 0)."""
 
     def forward(self, a):
         return np.abs(a)
 
     def backward(self, g, out):
-        a = self.inputs[0].data
-        return (g * const(np.sign(a), a),)
+        return (g * const(np.sign(self.inputs[0].data), g),)
 
 
 @register("tanh")
-class Tanh(Function):
+class Tanh(Op):
     """y = tanh(a).   VJP: ā = g (1 - y²)."""
 
     def forward(self, a):
@@ -162,7 +170,7 @@ class Tanh(Function):
 
 
 @register("sigmoid")
-class Sigmoid(Function):
+class Sigmoid(Op):
     """y = 1 / (1 + exp(-a)), computed without overflow.   VJP: ā = g y (1 - y)."""
 
     def forward(self, a):
@@ -174,18 +182,18 @@ class Sigmoid(Function):
 
 
 @register("relu")
-class ReLU(Function):
+class ReLU(Op):
     """y = max(a, 0).   VJP: ā = g · [a > 0]  (subgradient ReLU'(0) = 0, as in PyTorch)."""
 
     def forward(self, a):
         return np.maximum(a, 0)
 
     def backward(self, g, out):
-        return (g * mask(out.data > 0),)
+        return (g * mask(data(out) > 0, g),)
 
 
 @register("leaky_relu")
-class LeakyReLU(Function):
+class LeakyReLU(Op):
     """y = a if a > 0 else s·a.   VJP: ā = g · (1 if a > 0 else s)  (slope s at a = 0)."""
 
     def forward(self, a, negative_slope=0.01):
@@ -193,8 +201,7 @@ class LeakyReLU(Function):
         return np.where(a > 0, a, a * negative_slope).astype(a.dtype, copy=False)
 
     def backward(self, g, out):
-        a = self.inputs[0].data
-        return (g * const(np.where(a > 0, 1.0, self.slope), a),)
+        return (g * const(np.where(self.inputs[0].data > 0, 1.0, self.slope), g),)
 
 
 def _tie_split(a: np.ndarray, b: np.ndarray, a_wins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -214,8 +221,8 @@ class Maximum(Binary):
     def backward(self, g, out):
         a, b = self.inputs
         wa, wb = _tie_split(a.data, b.data, a.data > b.data)
-        return (g * const(wa, a.data) if self.needs_input_grad[0] else None,
-                g * const(wb, b.data) if self.needs_input_grad[1] else None)
+        return (g * const(wa, g) if self.needs_input_grad[0] else None,
+                g * const(wb, g) if self.needs_input_grad[1] else None)
 
 
 @register("minimum")
@@ -228,8 +235,8 @@ class Minimum(Binary):
     def backward(self, g, out):
         a, b = self.inputs
         wa, wb = _tie_split(a.data, b.data, a.data < b.data)
-        return (g * const(wa, a.data) if self.needs_input_grad[0] else None,
-                g * const(wb, b.data) if self.needs_input_grad[1] else None)
+        return (g * const(wa, g) if self.needs_input_grad[0] else None,
+                g * const(wb, g) if self.needs_input_grad[1] else None)
 
 
 @register("where")
@@ -245,12 +252,12 @@ class Where(Binary):
             raise
 
     def backward(self, g, out):
-        return (g * mask(self.cond) if self.needs_input_grad[0] else None,
-                g * mask(~self.cond) if self.needs_input_grad[1] else None)
+        return (g * mask(self.cond, g) if self.needs_input_grad[0] else None,
+                g * mask(~self.cond, g) if self.needs_input_grad[1] else None)
 
 
 @register("clip")
-class Clip(Function):
+class Clip(Op):
     """y = min(max(a, lo), hi).   VJP: ā = g·[lo ≤ a ≤ hi]  (inclusive at the bounds, as in PyTorch)."""
 
     def forward(self, a, lo=None, hi=None):
@@ -266,4 +273,4 @@ class Clip(Function):
             inside &= a >= self.lo
         if self.hi is not None:
             inside &= a <= self.hi
-        return (g * const(inside, a),)
+        return (g * mask(inside, g),)

@@ -5,13 +5,12 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Function, register
-from ..tensor import Tensor
+from ..autograd import Op, register, run_op
 from .reduce import normalize_axes
 
 
 @register("reshape")
-class Reshape(Function):
+class Reshape(Op):
     """y = a viewed with a new shape.   VJP: ā = reshape(g, a.shape)."""
 
     def forward(self, a, shape):
@@ -25,7 +24,7 @@ class Reshape(Function):
 
 
 @register("transpose")
-class Transpose(Function):
+class Transpose(Op):
     """y = a with permuted axes.   VJP: ā = transpose(g, inverse permutation)."""
 
     def forward(self, a, axes):
@@ -37,11 +36,11 @@ class Transpose(Function):
         return y
 
     def backward(self, g, out):
-        return (Tensor.apply("transpose", g, axes=self.inverse),)
+        return (run_op("transpose", g, axes=self.inverse),)
 
 
 @register("expand")
-class Expand(Function):
+class Expand(Op):
     """y = broadcast_to(a, shape).   VJP: ā = g summed back to a.shape (done by the engine's unbroadcast)."""
 
     def forward(self, a, shape):
@@ -62,7 +61,7 @@ def picks_each_once(index: Any) -> bool:
 
 
 @register("getitem")
-class GetItem(Function):
+class GetItem(Op):
     """y = a[index] (basic slicing or integer/bool arrays).   VJP: ā = scatter_add(zeros(a.shape), index, g)
     (an index repeated in an integer array accumulates)."""
 
@@ -74,11 +73,11 @@ class GetItem(Function):
             raise IndexError(f"getitem: {e} (tensor of shape {a.shape})") from None
 
     def backward(self, g, out):
-        return (Tensor.apply("scatter_add", g, index=self.index, shape=self.inputs[0].shape),)
+        return (run_op("scatter_add", g, index=self.index, shape=self.inputs[0].shape),)
 
 
 @register("scatter_add")
-class ScatterAdd(Function):
+class ScatterAdd(Op):
     """y = zeros(shape) with g added at index (repeats accumulate).   VJP: ḡ = ȳ[index].
 
     The transpose of ``getitem``: each is the other's VJP, so gradients of any order work."""
@@ -97,7 +96,7 @@ class ScatterAdd(Function):
 
 
 @register("concatenate")
-class Concatenate(Function):
+class Concatenate(Op):
     """y = concatenate(a_1..a_k, axis).   VJP: ā_i = g[the slice of a_i along axis]."""
 
     def forward(self, *arrays, axis=0):
@@ -121,7 +120,7 @@ class Concatenate(Function):
 
 
 @register("stack")
-class Stack(Function):
+class Stack(Op):
     """y = stack(a_1..a_k, axis) (a new axis).   VJP: ā_i = g[..., i, ...] along axis."""
 
     def forward(self, *arrays, axis=0):

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function, is_grad_enabled, register
-from ..tensor import Tensor
+from ..autograd import Op, is_grad_enabled, register, run_op
 from .elementwise import const
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -23,7 +22,7 @@ def check_labels(op: str, logits: np.ndarray, labels: np.ndarray) -> None:
 
 
 @register("cross_entropy")
-class CrossEntropy(Function):
+class CrossEntropy(Op):
     """ℓ_i = logsumexp(z_i) - z_i[y_i], averaged (mean), summed (sum) or per row (none).
     VJP: z̄ = (softmax(z) - onehot(y)) · g  (/ N for mean)."""
 
@@ -43,13 +42,13 @@ class CrossEntropy(Function):
         return total / len(labels) if reduction == "mean" else total
 
     def backward(self, g, out):
-        z = self.inputs[0]
+        z = self.operands(g)[0]
         # softmax(z) from the forward pass, unless this VJP is itself being differentiated
         # (create_graph=True): then it must be a graph node of z.
-        p = z.softmax(axis=1) if is_grad_enabled() else Tensor._from_op(self.probs, None)
+        p = run_op("softmax", z, axis=1) if is_grad_enabled() else const(self.probs, g)
         onehot = np.zeros(z.shape, dtype=z.dtype)
         onehot[np.arange(len(self.labels)), self.labels] = 1
         scale = g.reshape(-1, 1) if self.reduction == "none" else g
         if self.reduction == "mean":
             scale = scale / len(self.labels)
-        return ((p - const(onehot, z.data)) * scale,)
+        return ((p - const(onehot, g)) * scale,)

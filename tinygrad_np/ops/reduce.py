@@ -9,9 +9,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..autograd import Function, register
+from ..autograd import Op, register, run_op
 from ..tensor import Tensor
-from .elementwise import const
+from .elementwise import const, data
 
 
 def normalize_axes(axis: int | Sequence[int] | None, ndim: int, op: str) -> tuple[int, ...]:
@@ -36,17 +36,17 @@ def kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
-class Reduction(Function):
+class Reduction(Op):
     def setup(self, a: np.ndarray, axis, keepdims: bool) -> None:
         self.axes = normalize_axes(axis, a.ndim, self.op_name)  # type: ignore[attr-defined]
         self.keepdims = keepdims
         self.kshape = kept_shape(a.shape, self.axes)
 
-    def expand_back(self, g: Tensor) -> Tensor:
+    def expand_back(self, g: Tensor | np.ndarray) -> Tensor | np.ndarray:
         """g (reduced shape) -> input shape, by keepdims-reshape and broadcast."""
-        return g.reshape(self.kshape).expand(self.inputs[0].shape)
+        return run_op("expand", g.reshape(self.kshape), shape=self.inputs[0].shape)
 
-    def kept(self, y: Tensor) -> Tensor:
+    def kept(self, y: Tensor | np.ndarray) -> Tensor | np.ndarray:
         return y.reshape(self.kshape)
 
 
@@ -88,7 +88,7 @@ class Var(Reduction):
         return np.var(a, axis=self.axes, keepdims=keepdims, ddof=ddof)
 
     def backward(self, g, out):
-        a = self.inputs[0]
+        a = self.operands(g)[0]
         centered = a - a.mean(axis=self.axes, keepdims=True)
         return (self.expand_back(g) * centered * (2 / (self.n - self.ddof)),)
 
@@ -105,10 +105,9 @@ class Extremum(Reduction):
         return self.pick(a, axis=self.axes, keepdims=keepdims)
 
     def backward(self, g, out):
-        a = self.inputs[0].data
-        hit = a == out.data.reshape(self.kshape)
+        hit = self.inputs[0].data == data(out).reshape(self.kshape)
         share = hit / hit.sum(axis=self.axes, keepdims=True)
-        return (self.expand_back(g) * const(share, a),)
+        return (self.expand_back(g) * const(share, g),)
 
 
 @register("max")
@@ -142,12 +141,12 @@ class LogSumExp(Reduction):
         return y if keepdims else y.reshape([n for i, n in enumerate(y.shape) if i not in self.axes])
 
     def backward(self, g, out):
-        a = self.inputs[0]
-        return (self.expand_back(g) * (a - self.kept(out)).exp(),)
+        a = self.operands(g)[0]
+        return (self.expand_back(g) * run_op("exp", a - self.kept(out)),)
 
 
 @register("softmax")
-class Softmax(Function):
+class Softmax(Op):
     """y = exp(a - logsumexp(a)) along axis.   VJP: ā = y · (g - Σ_axis g y)."""
 
     def forward(self, a, axis=-1):
@@ -160,7 +159,7 @@ class Softmax(Function):
 
 
 @register("log_softmax")
-class LogSoftmax(Function):
+class LogSoftmax(Op):
     """y = a - logsumexp(a) along axis.   VJP: ā = g - exp(y) · Σ_axis g."""
 
     def forward(self, a, axis=-1):
@@ -168,4 +167,4 @@ class LogSoftmax(Function):
         return a - _stable_logsumexp(a, self.axis)
 
     def backward(self, g, out):
-        return (g - out.exp() * g.sum(axis=self.axis, keepdims=True),)
+        return (g - run_op("exp", out) * g.sum(axis=self.axis, keepdims=True),)
