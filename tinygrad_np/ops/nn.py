@@ -21,6 +21,21 @@ def check_labels(op: str, logits: np.ndarray, labels: np.ndarray) -> None:
         raise ValueError(f"{op}: labels must lie in [0, {logits.shape[1]}), got [{labels.min()}, {labels.max()}]")
 
 
+def row_max(a: np.ndarray) -> np.ndarray:
+    """Row maxima of a 2-D array, as a column (N, 1). NumPy reduces each row in its own inner
+    loop, slow for short rows (24 µs for 512 x 10); with few columns, reducing a column-major
+    copy runs down whole contiguous columns instead (4 µs)."""
+    if a.shape[1] <= 32:
+        a = np.asfortranarray(a)
+    return a.max(axis=1, keepdims=True)
+
+
+def row_sum(a: np.ndarray) -> np.ndarray:
+    """Row sums of a 2-D array, as a column (N, 1): the BLAS product a·1, 3-8x faster than
+    ``a.sum(axis=1)`` for the few columns of a classifier's logits."""
+    return (a @ np.ones(a.shape[1], dtype=a.dtype))[:, None]
+
+
 @register("cross_entropy")
 class CrossEntropy(Op):
     """ℓ_i = logsumexp(z_i) - z_i[y_i], averaged (mean), summed (sum) or per row (none).
@@ -31,24 +46,28 @@ class CrossEntropy(Op):
         if reduction not in REDUCTIONS:
             raise ValueError(f"cross_entropy: reduction must be one of {REDUCTIONS}, got {reduction!r}")
         self.labels, self.reduction = labels, reduction
-        shifted = logits - logits.max(axis=1, keepdims=True)  # max-shift: exp never overflows
+        rows = np.arange(len(labels))
+        shifted = logits - row_max(logits)  # max-shift: exp never overflows
         e = np.exp(shifted)
-        total_e = e.sum(axis=1, keepdims=True)
-        losses = np.log(total_e[:, 0]) - shifted[np.arange(len(labels)), labels]
-        self.probs = np.divide(e, total_e, out=e)  # softmax(z), kept for the VJP
+        total_e = row_sum(e)
+        losses = np.log(total_e[:, 0]) - shifted[rows, labels]
+        # softmax(z) - onehot(y), in place: the direction of the VJP, kept for backward
+        self.residual = np.divide(e, total_e, out=e)
+        self.residual[rows, labels] -= 1
         if reduction == "none":
             return losses
         total = losses.sum(dtype=logits.dtype)
         return total / len(labels) if reduction == "mean" else total
 
     def backward(self, g, out):
-        z = self.operands(g)[0]
-        # softmax(z) from the forward pass, unless this VJP is itself being differentiated
-        # (create_graph=True): then it must be a graph node of z.
-        p = run_op("softmax", z, axis=1) if is_grad_enabled() else const(self.probs, g)
-        onehot = np.zeros(z.shape, dtype=z.dtype)
-        onehot[np.arange(len(self.labels)), self.labels] = 1
+        if is_grad_enabled():  # this VJP is being recorded: softmax(z) must be a graph node of z
+            z = self.operands(g)[0]
+            onehot = np.zeros(z.shape, dtype=z.dtype)
+            onehot[np.arange(len(self.labels)), self.labels] = 1
+            residual = run_op("softmax", z, axis=1) - const(onehot, g)
+        else:  # from the forward pass
+            residual = const(self.residual, g)
         scale = g.reshape(-1, 1) if self.reduction == "none" else g
         if self.reduction == "mean":
             scale = scale / len(self.labels)
-        return ((p - const(onehot, g)) * scale,)
+        return (residual * scale,)
