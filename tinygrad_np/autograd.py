@@ -281,8 +281,8 @@ def run_backward(
                 results[k] = g if results[k] is None else _sum(results[k], g)
             return
         if t._ctx is None:  # leaf in .grad mode
-            if arrays:  # a plain array the leaf owns: not a view of the graph's buffers
-                g = wrap(g if g.flags.owndata else g.copy(), None)
+            if arrays:  # a plain array the leaf owns (base None): not a view of the graph's buffers
+                g = wrap(g if g.base is None else g.copy(), None)
             t.grad = g if t.grad is None else t.grad + g
             return
         grads[key] = g if key not in grads else _sum(grads[key], g)
@@ -308,13 +308,15 @@ def run_backward(
                 for x, gx, needed in zip(fn.inputs, in_grads, fn.needs_input_grad):
                     if not needed or gx is None or (wanted is not None and id(x) not in useful):
                         continue
+                    if arrays and type(gx) is not np.ndarray:  # NumPy makes 0-d results scalars
+                        gx = np.asarray(gx)
                     # The engine's invariant: a gradient has its input's shape and dtype.
                     xd = x.data
                     if gx.shape != xd.shape:
                         if not _broadcasts_to(xd.shape, gx.shape):
                             raise _bad_gradient(fn, x, gx)
                         gx = unbroadcast(gx, xd.shape)  # exact shape by construction
-                    if gx.dtype != xd.dtype:
+                    if gx.dtype is not xd.dtype and gx.dtype != xd.dtype:  # (identity: the fast check)
                         if t.data.dtype == xd.dtype:  # not a promotion in the forward: a wrong VJP
                             raise _bad_gradient(fn, x, gx)
                         gx = _cast_back(fn, x, gx, create_graph)
@@ -324,7 +326,7 @@ def run_backward(
     if inputs is None:
         return None
     if arrays:  # hand out Tensors that own their data
-        return [None if r is None else wrap(r if r.flags.owndata else r.copy(), None) for r in results]
+        return [None if r is None else wrap(r if r.base is None else r.copy(), None) for r in results]
     return results
 
 
@@ -341,10 +343,7 @@ def _vjps(fn: Function, g: Any, out: "Tensor", arrays: bool) -> Sequence[Any]:
         in_grads = _vjps(fn, type(out)._from_op(g, None), out, False)
         return [None if gx is None else gx.data for gx in in_grads]
     out_arg = out.data if arrays else out
-    in_grads = _vjps_with_anomaly_check(fn, g, out_arg) if _anomaly_enabled else fn.backward(g, out_arg)
-    if arrays:  # NumPy returns scalars, not 0-d arrays, from 0-d arithmetic
-        return [gx if gx is None or type(gx) is np.ndarray else np.asarray(gx) for gx in in_grads]
-    return in_grads
+    return _vjps_with_anomaly_check(fn, g, out_arg) if _anomaly_enabled else fn.backward(g, out_arg)
 
 
 def _vjps_with_anomaly_check(fn: Function, g: Any, out: Any) -> tuple:

@@ -66,11 +66,13 @@ class Linear(Module):
         self.bias = Parameter(np.zeros(self.out_features, dtype=dtype)) if bias else None
 
     def forward(self, x: Any) -> Tensor:
-        x = _as_input(x, self.weight.dtype, self)
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(f"{self!r}: input of shape {x.shape} has last dim "
-                             f"{x.shape[-1] if x.ndim else None}, expected in_features={self.in_features}")
-        return F.linear(x, self.weight, self.bias)  # one fused op: x @ W (+ b)
+        params = self._parameters  # read directly: attribute access would go through __getattr__
+        w, b = params["weight"], params["bias"]
+        x = _as_input(x, w.data.dtype, self)
+        try:
+            return F.linear(x, w, b)  # one fused op: x @ W (+ b); it checks the shapes
+        except ValueError as e:
+            raise ValueError(f"{self!r}: {e}") from None
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

@@ -341,8 +341,9 @@ class Sequential(Module):
         return self
 
     def forward(self, x: Any) -> Any:
-        for m in self._list():
-            x = m(x)
+        for m in self._modules.values():
+            if m is not None:
+                x = m(x)
         return x
 
 
