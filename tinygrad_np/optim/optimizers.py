@@ -75,13 +75,15 @@ class Optimizer:
         """Apply one update to every parameter that has a gradient."""
         self.step_count += 1
         for i, p in enumerate(self.params):
-            if p.grad is None:
+            grad = p.grad
+            if grad is None:
                 continue
-            g = p.grad.data if isinstance(p.grad, Tensor) else np.asarray(p.grad)
-            if g.shape != p.data.shape or g.dtype != p.data.dtype:
-                raise ValueError(f"{type(self).__name__}: parameter {i} has shape {p.data.shape} and dtype "
-                                 f"{p.data.dtype} but its grad has shape {g.shape} and dtype {g.dtype}")
-            self._update(i, p.data, g, self.state[i])
+            g = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
+            data = p.data
+            if g.shape != data.shape or (g.dtype is not data.dtype and g.dtype != data.dtype):
+                raise ValueError(f"{type(self).__name__}: parameter {i} has shape {data.shape} and dtype "
+                                 f"{data.dtype} but its grad has shape {g.shape} and dtype {g.dtype}")
+            self._update(i, data, g, self.state[i])
 
     def _update(self, i: int, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
         raise NotImplementedError  # pragma: no cover
@@ -89,7 +91,7 @@ class Optimizer:
     def _tmp(self, like: np.ndarray, k: int = 0) -> np.ndarray:
         """Scratch buffer number ``k`` of ``like``'s shape and dtype, reused across steps and
         across parameters of the same shape (updates run one parameter at a time)."""
-        key = (like.shape, like.dtype.str, k)
+        key = (like.shape, like.dtype, k)
         buf = self._scratch.get(key)
         if buf is None:
             buf = self._scratch[key] = np.empty_like(like)
@@ -213,6 +215,9 @@ class SGD(Optimizer):
 
     def _update(self, i: int, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
         mu, wd = self.momentum, self.weight_decay
+        if mu == 0.0 and wd == 0.0:  # plain SGD: p -= η g
+            p -= g * self._lr  # a fresh temporary: malloc hands back memory that is still in cache
+            return
         tmp = self._tmp(p)
         d = g
         if wd != 0.0:  # d = g + λ p
@@ -238,9 +243,9 @@ class SGD(Optimizer):
             else:
                 d = buf
         if d is tmp:  # p -= η d
-            tmp *= self.lr
+            tmp *= self._lr
         else:
-            np.multiply(d, self.lr, out=tmp)
+            np.multiply(d, self._lr, out=tmp)
         p -= tmp
 
 
