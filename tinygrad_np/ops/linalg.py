@@ -65,5 +65,5 @@ class Linear(Op):
         gx = g @ w.T if need[0] else None
         gw = x2.T @ g2 if need[1] else None
         # 1ᵀ g: a BLAS matrix-vector product, 3-4x faster than NumPy's g.sum(axis=0) here
-        gb = const(np.ones(len(g2)), g2) @ g2 if len(need) > 2 and need[2] else None
+        gb = const(np.ones(len(g2), dtype=g2.dtype), g2) @ g2 if len(need) > 2 and need[2] else None
         return (gx, gw, gb)[:len(need)]

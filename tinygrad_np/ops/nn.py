@@ -17,7 +17,7 @@ def check_labels(op: str, logits: np.ndarray, labels: np.ndarray) -> None:
         raise ValueError(f"{op}: labels of shape {labels.shape} do not match logits of shape {logits.shape}")
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{op}: labels must be integers, got {labels.dtype}")
-    if labels.size and (labels.min() < 0 or labels.max() >= logits.shape[1]):
+    if labels.size and (labels.max() >= logits.shape[1] or (labels.dtype.kind == "i" and labels.min() < 0)):
         raise ValueError(f"{op}: labels must lie in [0, {logits.shape[1]}), got [{labels.min()}, {labels.max()}]")
 
 
