@@ -135,11 +135,11 @@ class Function:
     released: bool = False
     vjp_on_arrays: bool = False  # see "Array VJPs" above
 
-    def operands(self, g: "Tensor | np.ndarray") -> tuple[Any, ...]:
+    def operands(self, g: "Tensor | np.ndarray") -> Sequence[Any]:
         """The op's inputs in ``g``'s kind: the input Tensors when ``g`` is a Tensor (the VJP
         is being recorded), their ndarrays when ``g`` is an ndarray (a plain backward pass)."""
         if isinstance(g, np.ndarray):
-            return tuple([x.data for x in self.inputs])
+            return [x.data for x in self.inputs]
         return self.inputs
 
     def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:  # pragma: no cover
@@ -304,7 +304,10 @@ def run_backward(
                 results[wanted[id(t)]] = g
             fn = t._ctx
             if g is not None:
-                in_grads = _vjps(fn, g, t, arrays)
+                if arrays and fn.vjp_on_arrays and not _anomaly_enabled:  # the common case, inline
+                    in_grads = fn.backward(g, t.data)
+                else:
+                    in_grads = _vjps(fn, g, t, arrays)
                 for x, gx, needed in zip(fn.inputs, in_grads, fn.needs_input_grad):
                     if not needed or gx is None or (wanted is not None and id(x) not in useful):
                         continue
