@@ -6,8 +6,10 @@ GEMM-only lower bound, side by side in one process.
     python -m benchmarks.epoch_time --arch 784-128-64-10 --batch 128 --reps 7
 
 Method: every contender starts from the same float32 weights and sees the same sample order
-in each repetition; contenders run interleaved (their order rotates every repetition) after a
-warm-up, so a noisy machine slows them alike. Reported: median, min and max over repetitions,
+in each repetition. After a warm-up, the contenders' epochs run interleaved in blocks: each
+epoch is cut into blocks of whole batches (``--block`` samples, ~4,096), the contenders take
+turns block by block (who goes first rotates), and each contender's epoch time is the sum of
+its blocks. A slow phase of a noisy machine then hits every contender alike. Reported: median, min and max over repetitions,
 and the ratio to the hand-derived NumPy baseline (the median over repetitions of the paired
 ratio within each repetition) and to the GEMM-only bound. Also the epoch's FLOPs over the
 machine's measured peak GEMM rate (the physical lower bound), tinygrad_np's time split into
@@ -61,10 +63,26 @@ def load_data(kind: str, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray,
     return rng.random((n, 784), dtype=np.float32), rng.integers(0, 10, n), "synthetic"
 
 
-def time_epoch(c: C.Contender, order: np.ndarray) -> float:
-    t = time.perf_counter()
-    c.epoch(order)
-    return time.perf_counter() - t
+def blocks(order: np.ndarray, batch: int, block: int) -> list[np.ndarray]:
+    """``order`` cut into consecutive blocks of whole batches (at least one batch per block)."""
+    step = max(batch, block // batch * batch)
+    return [order[i:i + step] for i in range(0, len(order), step)]
+
+
+def time_epochs_interleaved(racers: Sequence[C.Contender], order: np.ndarray, batch: int, block: int,
+                            first: int = 0) -> dict[str, float]:
+    """One epoch of every contender over ``order``, taking turns block by block; returns the
+    total time of each. Blocks hold whole batches, so each contender trains exactly as in one
+    uninterrupted epoch (same batches, same updates)."""
+    totals = {c.name: 0.0 for c in racers}
+    clock = time.perf_counter
+    for j, part in enumerate(blocks(order, batch, block)):
+        k = (first + j) % len(racers)
+        for c in list(racers[k:]) + list(racers[:k]):  # rotate who goes first
+            t = clock()
+            c.epoch(part)
+            totals[c.name] += clock() - t
+    return totals
 
 
 def traced_memory(c: C.Contender, order: np.ndarray, epochs: int = 3) -> dict[str, Any]:
@@ -85,7 +103,8 @@ def traced_memory(c: C.Contender, order: np.ndarray, epochs: int = 3) -> dict[st
 
 
 def bench_config(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, *, reps: int, warmup: int,
-                 lr: float, include_torch: bool, threads: int | None, peak: float, seed: int) -> dict[str, Any]:
+                 lr: float, include_torch: bool, threads: int | None, peak: float, seed: int,
+                 block: int = 4096) -> dict[str, Any]:
     makers = C.available(include_torch)
     racers = [m(sizes, batch, X, y, lr=lr, seed=seed, **({"threads": threads} if m is C.Torch else {}))
               for m in makers]
@@ -100,10 +119,10 @@ def bench_config(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray,
     agreement: dict[str, float] = {}
     for rep in range(reps):
         order = rng.permutation(len(X))
-        k = rep % len(racers)
-        for c in racers[k:] + racers[:k]:  # rotate who goes first
+        for c in racers:
             c.reset()
-            times[c.name].append(time_epoch(c, order))
+        for name, t in time_epochs_interleaved(racers, order, batch, block, first=rep).items():
+            times[name].append(t)
         if rep == 0:  # same init, same order: the trained weights must agree with the baseline's
             ref_w = next(c for c in racers if c.name == BASELINE).weights()
             for c in racers:
@@ -115,6 +134,7 @@ def bench_config(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray,
     flops = C.epoch_flops(sizes, len(X))
     result: dict[str, Any] = {
         "arch": "-".join(map(str, sizes)), "batch": batch, "n_samples": len(X), "reps": reps,
+        "block_samples": len(blocks(np.arange(len(X)), batch, block)[0]),
         "flops": flops, "physical_bound_s": flops / (peak * 1e9), "contenders": {},
     }
     for name, ts in times.items():
@@ -141,6 +161,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch", default="32,128,512", help="comma-separated batch sizes (default: %(default)s)")
     p.add_argument("--reps", type=int, default=5, help="timed repetitions per contender (default: %(default)s)")
     p.add_argument("--warmup", type=int, default=1, help="warm-up epochs on 10%% of the data (default: %(default)s)")
+    p.add_argument("--block", type=int, default=4096,
+                   help="samples per interleaving block, rounded down to whole batches (default: %(default)s; "
+                        "a value >= --samples times whole epochs one after the other)")
     p.add_argument("--samples", type=int, default=None, help="samples per epoch (default: 60000; 2048 with --quick)")
     p.add_argument("--data", choices=("auto", "mnist", "synthetic"), default="auto",
                    help="MNIST if found (MNIST_DIR, ...), else synthetic (default: %(default)s)")
@@ -178,14 +201,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             print(f"  running {'-'.join(map(str, sizes))}, batch {b} ...", file=sys.stderr, flush=True)
             results.append(bench_config(sizes, b, X, y, reps=args.reps, warmup=args.warmup, lr=args.lr,
                                         include_torch=not args.no_torch, threads=threads, peak=peak,
-                                        seed=args.seed))
+                                        seed=args.seed, block=args.block))
     report = {
         "benchmark": "epoch_time",
         "command": "python -m benchmarks.epoch_time " + " ".join(sys.argv[1:] if argv is None else argv),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": info,
         "settings": {"data": data_kind, "samples": len(X), "dtype": "float32", "optimizer": "SGD",
-                     "lr": args.lr, "reps": args.reps, "warmup": args.warmup, "torch_threads": threads},
+                     "lr": args.lr, "reps": args.reps, "warmup": args.warmup, "block": args.block,
+                     "torch_threads": threads},
         "peak_gemm_gflops": peak,
         "baseline": BASELINE,
         "results": results,

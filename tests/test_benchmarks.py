@@ -77,3 +77,27 @@ def test_op_overhead_cases_compute_what_numpy_computes():
         if expected is None:  # np.add.at works in place
             continue
         np.testing.assert_allclose(tg_call(A, B).numpy(), expected, rtol=1e-6, err_msg=name)
+
+
+def test_blocks_hold_whole_batches_and_cover_the_order():
+    order = np.random.default_rng(0).permutation(1000)
+    parts = epoch_time.blocks(order, batch=32, block=100)
+    assert all(len(p) == 96 for p in parts[:-1]) and len(parts[-1]) == 1000 - 96 * 10
+    np.testing.assert_array_equal(np.concatenate(parts), order)
+    assert [len(p) for p in epoch_time.blocks(order, batch=300, block=100)] == [300, 300, 300, 100]
+
+
+def test_block_interleaved_epochs_train_exactly_like_whole_epochs():
+    rng = np.random.default_rng(3)
+    X, y = rng.random((300, 784), dtype=np.float32), rng.integers(0, 10, 300)
+    order = rng.permutation(300)
+    sizes = [784, 16, 10]
+    whole = [C.HandNumPy(sizes, 32, X, y), C.TinygradNP(sizes, 32, X, y)]
+    for c in whole:
+        c.epoch(order)
+    racers = [C.HandNumPy(sizes, 32, X, y), C.TinygradNP(sizes, 32, X, y)]
+    totals = epoch_time.time_epochs_interleaved(racers, order, batch=32, block=64, first=1)
+    assert set(totals) == {c.name for c in racers} and all(t > 0 for t in totals.values())
+    for a, b in zip(whole, racers):
+        for wa, wb in zip(a.weights(), b.weights()):
+            np.testing.assert_array_equal(wa, wb)
