@@ -9,6 +9,7 @@ import pytest
 import tinygrad_np as tg
 from benchmarks import contenders as C
 from benchmarks import epoch_time, op_overhead
+from mnist import reference
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +102,38 @@ def test_block_interleaved_epochs_train_exactly_like_whole_epochs():
     for a, b in zip(whole, racers):
         for wa, wb in zip(a.weights(), b.weights()):
             np.testing.assert_array_equal(wa, wb)
+
+
+def test_engine_floor_trains_exactly_like_the_reference():
+    """The floor engine is only a fair yardstick if it computes what the reference computes."""
+    from benchmarks import engine_floor
+
+    rng = np.random.default_rng(5)
+    X, y = rng.random((256, 784), dtype=np.float32), rng.integers(0, 10, 256)
+    sizes = [784, 32, 16, 10]
+    floor = engine_floor.FloorEngine(C.initial_params(sizes), lr=0.1)
+    ref = [p.copy() for p in C.initial_params(sizes)]
+    for k in range(0, 256, 64):
+        xb, yb = X[k:k + 64], y[k:k + 64]
+        loss_floor = floor.step(xb, yb)
+        loss_ref, grads = reference.loss_and_grads(ref, xb, yb)
+        reference.sgd_step(ref, grads, 0.1)
+        assert loss_floor == pytest.approx(loss_ref, rel=1e-5)
+    for a, b in zip(floor.weights(), ref):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_engine_floor_quick_run_writes_results(tmp_path):
+    from benchmarks import engine_floor
+
+    results = engine_floor.main(["--data", "synthetic", "--samples", "1024", "--batch", "64",
+                                 "--blocks", "2", "--steps", "2", "--out", str(tmp_path)])
+    (r,) = results
+    assert set(r["contenders"]) == {C.HandNumPy.name, C.TinygradNP.name, "floor engine"}
+    assert r["contenders"][C.HandNumPy.name]["ratio_to_reference"] == pytest.approx(1.0)
+    for c in r["contenders"].values():
+        assert c["us_per_step"] > 0 and c["ratio_iqr"][0] <= c["ratio_iqr"][1]
+    on_disk = json.loads((tmp_path / "engine_floor.json").read_text())
+    assert on_disk["results"][0]["batch"] == 64
+    assert "floor engine" in (tmp_path / "engine_floor.md").read_text()

@@ -1,0 +1,242 @@
+"""How fast can *any* eager reverse-mode engine over NumPy train this MLP? A measurement tool.
+
+    python -m benchmarks.engine_floor                 # batch 32, 128, 512 (about a minute)
+    python -m benchmarks.engine_floor --batch 128 --blocks 300
+
+``FloorEngine`` below is the leanest define-by-run engine we could write for the benchmark's
+MLP: one node object per op with ``__slots__``, VJPs in bare NumPy, an iterative topological
+sort, gradients summed per tensor, and nothing else -- no modules, no registry, no shape, dtype
+or anomaly checks, no higher-order gradients. It does the same NumPy work as tinygrad_np
+(fused linear op with the bias VJP as ``1ᵀ g``, the same fused cross-entropy arithmetic, plain
+SGD), so its time over the hand-derived NumPy reference is the cost of recording a graph and
+walking it back, and nothing more: a floor for tinygrad_np's own ratio.
+
+It is *not* part of the framework and is not used by it; tests check that it trains to the
+reference's weights, so the comparison is between equal computations.
+
+Method: the reference, tinygrad_np and the floor engine run in one process on the same batches,
+taking turns every ``--steps`` training steps (who goes first alternates), for ``--blocks``
+blocks; reported are the median time per step and the median of the paired per-block ratios to
+the reference, with the interquartile range.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from mnist import reference
+
+from . import contenders as C
+from .report import atomic_write_text
+
+
+class Node:
+    """A tensor in the floor engine: data, the op that made it (None for leaves), its gradient."""
+
+    __slots__ = ("data", "op", "grad", "requires_grad")
+
+    def __init__(self, data: np.ndarray, op: "Op | None" = None, requires_grad: bool = False) -> None:
+        self.data, self.op, self.grad, self.requires_grad = data, op, None, requires_grad or op is not None
+
+
+class Op:
+    __slots__ = ("inputs", "saved")
+
+    def __init__(self, *inputs: Node) -> None:
+        self.inputs = inputs
+
+    def backward(self, g: np.ndarray, out: np.ndarray) -> Sequence[np.ndarray | None]:  # pragma: no cover
+        raise NotImplementedError
+
+
+class Linear(Op):
+    """y = x W + b.   VJP: x̄ = g Wᵀ (only if x needs it), W̄ = xᵀ g, b̄ = 1ᵀ g."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def apply(x: Node, w: Node, b: Node) -> Node:
+        y = x.data @ w.data
+        y += b.data
+        return Node(y, Linear(x, w, b))
+
+    def backward(self, g, out):
+        x, w, _ = self.inputs
+        return (g @ w.data.T if x.requires_grad else None, x.data.T @ g, np.ones(len(g), g.dtype) @ g)
+
+
+class ReLU(Op):
+    """y = max(x, 0).   VJP: x̄ = g · [y > 0]."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def apply(x: Node) -> Node:
+        return Node(np.maximum(x.data, 0), ReLU(x))
+
+    def backward(self, g, out):
+        return (g * (out > 0),)
+
+
+class CrossEntropy(Op):
+    """mean_i logsumexp(z_i) - z_i[y_i].   VJP: z̄ = (softmax(z) - onehot(y)) g / N."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def apply(z: Node, labels: np.ndarray) -> Node:
+        op = CrossEntropy(z)
+        rows = np.arange(len(labels))
+        zf = np.asfortranarray(z.data) if z.data.shape[1] <= 32 else z.data  # tinygrad_np's row_max
+        shifted = z.data - zf.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        total = (e @ np.ones(e.shape[1], e.dtype))[:, None]  # tinygrad_np's row_sum
+        loss = (np.log(total[:, 0]) - shifted[rows, labels]).sum(dtype=e.dtype) / len(labels)
+        e /= total
+        e[rows, labels] -= 1
+        op.saved = e
+        return Node(np.asarray(loss), op)
+
+    def backward(self, g, out):
+        return (self.saved * (g / len(self.saved)),)
+
+
+def backward(root: Node) -> None:
+    """Reverse topological order (iterative DFS), VJPs, gradients summed per tensor."""
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        t, done = stack.pop()
+        if done:
+            order.append(t)
+        elif id(t) not in seen:
+            seen.add(id(t))
+            stack.append((t, True))
+            stack.extend((x, False) for x in t.op.inputs if x.op is not None and id(x) not in seen)
+    grads = {id(root): np.ones_like(root.data)}
+    for t in reversed(order):
+        g = grads.pop(id(t))
+        for x, gx in zip(t.op.inputs, t.op.backward(g, t.data)):
+            if gx is None or not x.requires_grad:
+                continue
+            if x.op is None:
+                x.grad = gx if x.grad is None else x.grad + gx
+            else:
+                grads[id(x)] = gx if id(x) not in grads else grads[id(x)] + gx
+
+
+class FloorEngine:
+    """The benchmark's MLP (ReLU hidden layers, cross-entropy, plain SGD) on the floor engine."""
+
+    def __init__(self, params: Sequence[np.ndarray], lr: float) -> None:
+        self.params = [Node(p.copy(), requires_grad=True) for p in params]
+        self.lr = lr
+
+    def step(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        h, P = Node(xb), self.params
+        for i in range(0, len(P) - 2, 2):
+            h = ReLU.apply(Linear.apply(h, P[i], P[i + 1]))
+        loss = CrossEntropy.apply(Linear.apply(h, P[-2], P[-1]), yb)
+        for p in P:
+            p.grad = None
+        backward(loss)
+        for p in P:
+            p.data -= p.grad * self.lr
+        return float(loss.data)
+
+    def weights(self) -> list[np.ndarray]:
+        return [p.data for p in self.params]
+
+
+def steppers(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, lr: float
+             ) -> list[tuple[str, Callable[[np.ndarray, np.ndarray], float]]]:
+    """(name, step(xb, yb)) for the reference, tinygrad_np and the floor engine, same initial weights."""
+    init = C.initial_params(sizes)
+    ref_params = [p.copy() for p in init]
+
+    def reference_step(xb, yb):
+        value, grads = reference.loss_and_grads(ref_params, xb, yb)
+        reference.sgd_step(ref_params, grads, lr)
+        return value
+
+    tiny = C.TinygradNP(sizes, batch, X, y, lr=lr)
+    floor = FloorEngine(init, lr)
+    return [(C.HandNumPy.name, reference_step), (C.TinygradNP.name, tiny.step), ("floor engine", floor.step)]
+
+
+def measure(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, *, blocks: int, steps: int,
+            lr: float = 0.05, seed: int = 0) -> dict:
+    racers = steppers(sizes, batch, X, y, lr)
+    order = np.random.default_rng(seed).permutation(len(X))
+    n_batches = len(X) // batch
+    times: dict[str, list[float]] = {name: [] for name, _ in racers}
+    for blk in range(blocks + 1):  # block 0 is a warm-up
+        first = (blk * steps) % n_batches
+        picks = [(first + i) % n_batches for i in range(steps)]
+        data = [(np.take(X, order[k * batch:(k + 1) * batch], axis=0), np.take(y, order[k * batch:(k + 1) * batch]))
+                for k in picks]
+        for name, step in (racers if blk % 2 == 0 else racers[::-1]):
+            t = time.perf_counter()
+            for xb, yb in data:
+                step(xb, yb)
+            if blk:
+                times[name].append(time.perf_counter() - t)
+    base = np.array(times[C.HandNumPy.name])
+    out = {"arch": "-".join(map(str, sizes)), "batch": batch, "blocks": blocks, "steps_per_block": steps,
+           "contenders": {}}
+    for name, ts in times.items():
+        r = np.array(ts) / base
+        out["contenders"][name] = {
+            "us_per_step": statistics.median(ts) / steps * 1e6,
+            "ratio_to_reference": float(np.median(r)),
+            "ratio_iqr": [float(np.percentile(r, 25)), float(np.percentile(r, 75))],
+        }
+    return out
+
+
+def markdown(results: Sequence[dict]) -> str:
+    lines = ["| arch | batch | contender | µs per step | × hand NumPy (median of block pairs) | IQR |",
+             "|---|---:|---|---:|---:|---|"]
+    for r in results:
+        for name, c in r["contenders"].items():
+            lo, hi = c["ratio_iqr"]
+            lines.append(f"| {r['arch']} | {r['batch']} | {name} | {c['us_per_step']:.1f} | "
+                         f"{c['ratio_to_reference']:.3f} | {lo:.3f}-{hi:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> list[dict]:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.engine_floor", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--arch", default="784-128-64-10", help="layer sizes joined by '-' (default: %(default)s)")
+    p.add_argument("--batch", default="32,128,512", help="comma-separated batch sizes (default: %(default)s)")
+    p.add_argument("--blocks", type=int, default=150, help="timed blocks per batch size (default: %(default)s)")
+    p.add_argument("--steps", type=int, default=20, help="training steps per block (default: %(default)s)")
+    p.add_argument("--data", choices=("auto", "mnist", "synthetic"), default="auto")
+    p.add_argument("--samples", type=int, default=60000)
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="results directory")
+    args = p.parse_args(argv)
+    from .epoch_time import load_data  # the same data as the epoch benchmark
+
+    X, y, kind = load_data(args.data, args.samples)
+    sizes = [int(n) for n in args.arch.split("-")]
+    results = []
+    for b in (int(s) for s in args.batch.split(",")):
+        print(f"  batch {b} ...", file=sys.stderr, flush=True)
+        results.append(measure(sizes, b, X, y, blocks=args.blocks, steps=args.steps))
+    md = markdown(results)
+    print(f"# engine floor: {kind} data, float32, blocks of {args.steps} steps\n\n{md}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.out / "engine_floor.json", json.dumps({"data": kind, "results": results}, indent=2))
+    atomic_write_text(args.out / "engine_floor.md", md)
+    return results
+
+
+if __name__ == "__main__":
+    main()
