@@ -15,7 +15,7 @@ It is *not* part of the framework and is not used by it; tests check that it tra
 reference's weights, so the comparison is between equal computations.
 
 Method: the reference, tinygrad_np and the floor engine run in one process on the same batches,
-taking turns every ``--steps`` training steps (who goes first alternates), for ``--blocks``
+taking turns every ``--steps`` training steps (in a random order each block), for ``--blocks``
 blocks; reported are the median time per step and the median of the paired per-block ratios to
 the reference, with the interquartile range.
 """
@@ -176,12 +176,14 @@ def measure(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, *, b
     order = np.random.default_rng(seed).permutation(len(X))
     n_batches = len(X) // batch
     times: dict[str, list[float]] = {name: [] for name, _ in racers}
+    shuffle = np.random.default_rng(seed + 1)
     for blk in range(blocks + 1):  # block 0 is a warm-up
         first = (blk * steps) % n_batches
         picks = [(first + i) % n_batches for i in range(steps)]
         data = [(np.take(X, order[k * batch:(k + 1) * batch], axis=0), np.take(y, order[k * batch:(k + 1) * batch]))
                 for k in picks]
-        for name, step in (racers if blk % 2 == 0 else racers[::-1]):
+        for i in shuffle.permutation(len(racers)):  # a random order: no contender always follows the same one
+            name, step = racers[i]
             t = time.perf_counter()
             for xb, yb in data:
                 step(xb, yb)
