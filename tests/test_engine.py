@@ -285,6 +285,11 @@ def test_cross_entropy_label_errors():
         F.cross_entropy(tg.zeros(2, 3), np.array([0.0, 1.0]))
     with pytest.raises(ValueError, match=r"cross_entropy.*\[0, 3\)"):
         F.cross_entropy(tg.zeros(2, 3), np.array([0, 3]))
+    for negative in (np.array([0, -1]), np.array([0, -1], dtype=np.int8)):  # caught by the same check
+        with pytest.raises(ValueError, match=r"cross_entropy.*\[0, 3\).*\[-1, 0\]"):
+            F.cross_entropy(tg.zeros(2, 3), negative)
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+        F.cross_entropy(tg.zeros(2, 3), np.array([0, 3], dtype=np.uint8))
 
 
 # ----------------------------------------------------------------------------- the engine's invariant
