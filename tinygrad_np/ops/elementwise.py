@@ -189,7 +189,7 @@ class ReLU(Op):
         return np.maximum(a, 0)
 
     def backward(self, g, out):
-        return (g * mask(data(out) > 0, g),)
+        return (g * (out > 0),)  # a bool mask: Tensor > 0 is a constant bool Tensor
 
 
 @register("leaky_relu")
