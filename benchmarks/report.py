@@ -31,7 +31,8 @@ def epoch_markdown(report: dict[str, Any]) -> str:
         f"({m['blas'].get('threads')} threads), NumPy {m['versions']['numpy']}, "
         f"PyTorch {m['versions']['torch']}; peak float32 GEMM {report['peak_gemm_gflops']:.1f} GFLOP/s.",
         f"Data: {report['settings']['samples']:,} {report['settings']['data']} samples; "
-        f"{report['settings']['reps']} interleaved repetitions after warm-up.",
+        f"{report['settings']['reps']} repetitions after warm-up, contenders taking turns in blocks of "
+        f"{report['settings'].get('block', 'whole epochs of')} samples.",
         "",
         "| arch | batch | contender | median s | min s | max s | × hand NumPy | × GEMM bound |",
         "|---|---:|---|---:|---:|---:|---:|---:|",
