@@ -7,6 +7,7 @@ from ..autograd import Op, is_grad_enabled, register, run_op
 from .elementwise import const
 
 REDUCTIONS = ("mean", "sum", "none")
+UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # same-size unsigned view of int labels
 
 
 def check_labels(op: str, logits: np.ndarray, labels: np.ndarray) -> None:
@@ -18,7 +19,7 @@ def check_labels(op: str, logits: np.ndarray, labels: np.ndarray) -> None:
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{op}: labels must be integers, got {labels.dtype}")
     # one reduction: viewed as unsigned, a negative label becomes huge, so max() catches both ends
-    unsigned = labels if labels.dtype.kind == "u" else labels.view(f"u{labels.itemsize}")
+    unsigned = labels if labels.dtype.kind == "u" else labels.view(UNSIGNED[labels.itemsize])
     if labels.size and unsigned.max() >= logits.shape[1]:
         raise ValueError(f"{op}: labels must lie in [0, {logits.shape[1]}), got [{labels.min()}, {labels.max()}]")
 
