@@ -202,7 +202,7 @@ def broadcast_shape(op: str, *shapes: Sequence[int]) -> tuple[int, ...]:
         raise ValueError(f"{op}: shapes {pretty} cannot be broadcast together") from None
 
 
-def unbroadcast(g: "Tensor", shape: tuple[int, ...]) -> "Tensor":
+def unbroadcast(g: "Tensor | np.ndarray", shape: tuple[int, ...]) -> "Tensor | np.ndarray":
     """Sum ``g`` back to ``shape``: over the leading axes broadcasting added and over the
     axes where ``shape`` has size 1. The one place broadcasting is undone (VJP of broadcast)."""
     if g.shape == shape:
@@ -344,7 +344,7 @@ def _vjps(fn: Function, g: Any, out: "Tensor", arrays: bool) -> Sequence[Any]:
     (a Tensor-only VJP gets ``g`` wrapped and its results unwrapped), else Tensors."""
     if arrays and not fn.vjp_on_arrays:
         in_grads = _vjps(fn, type(out)._from_op(g, None), out, False)
-        return [None if gx is None else gx.data for gx in in_grads]
+        return [gx if gx is None or isinstance(gx, np.ndarray) else gx.data for gx in in_grads]
     out_arg = out.data if arrays else out
     return _vjps_with_anomaly_check(fn, g, out_arg) if _anomaly_enabled else fn.backward(g, out_arg)
 
