@@ -63,9 +63,14 @@ def load_data(kind: str, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray,
     return rng.random((n, 784), dtype=np.float32), rng.integers(0, 10, n), "synthetic"
 
 
+def block_samples(batch: int, block: int) -> int:
+    """``block`` rounded down to whole batches (at least one batch)."""
+    return max(batch, block // batch * batch)
+
+
 def blocks(order: np.ndarray, batch: int, block: int) -> list[np.ndarray]:
-    """``order`` cut into consecutive blocks of whole batches (at least one batch per block)."""
-    step = max(batch, block // batch * batch)
+    """``order`` cut into consecutive blocks of whole batches."""
+    step = block_samples(batch, block)
     return [order[i:i + step] for i in range(0, len(order), step)]
 
 
@@ -134,7 +139,7 @@ def bench_config(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray,
     flops = C.epoch_flops(sizes, len(X))
     result: dict[str, Any] = {
         "arch": "-".join(map(str, sizes)), "batch": batch, "n_samples": len(X), "reps": reps,
-        "block_samples": len(blocks(np.arange(len(X)), batch, block)[0]),
+        "block_samples": block_samples(batch, block),
         "flops": flops, "physical_bound_s": flops / (peak * 1e9), "contenders": {},
     }
     for name, ts in times.items():

@@ -304,10 +304,7 @@ def run_backward(
                 results[wanted[id(t)]] = g
             fn = t._ctx
             if g is not None:
-                if arrays and fn.vjp_on_arrays and not _anomaly_enabled:  # the common case, inline
-                    in_grads = fn.backward(g, t.data)
-                else:
-                    in_grads = _vjps(fn, g, t, arrays)
+                in_grads = _vjps(fn, g, t, arrays)
                 for x, gx, needed in zip(fn.inputs, in_grads, fn.needs_input_grad):
                     if not needed or gx is None or (wanted is not None and id(x) not in useful):
                         continue
