@@ -93,7 +93,7 @@ def test_reassign_and_delete():
     with pytest.raises(TypeError, match="parameter 'weight'"):
         lin.weight = tg.Tensor(np.ones((2, 2)))  # ... a plain Tensor is not
     seq = nn.Sequential(nn.ReLU())
-    del seq._modules["0"]
+    delattr(seq, "0")  # removes the registry entry and the attribute
     assert len(seq) == 0
 
 
@@ -386,3 +386,28 @@ def test_swap_parameters_errors():
     with pytest.raises(ValueError, match="shape"):
         with nn.swap_parameters(lin, {"weight": tg.Tensor(np.zeros((3, 3)))}):
             pass
+
+
+def test_registered_attributes_stay_in_step_with_the_registries():
+    """Parameters and sub-modules are also plain attributes (fast reads); every way of
+    changing them keeps attribute and registry equal."""
+    lin = nn.Linear(3, 2, rng=0)
+    assert lin.weight is lin._parameters["weight"] and "weight" in vars(lin)
+    w = lin.weight
+    replacement = tg.Tensor(np.zeros((3, 2), dtype=np.float32), requires_grad=True)
+    with nn.swap_parameters(lin, {"weight": replacement}):
+        assert lin.weight is replacement and lin._parameters["weight"] is replacement
+    assert lin.weight is w and lin._parameters["weight"] is w
+    lin.bias = None
+    assert lin.bias is None and lin._parameters["bias"] is None
+    lin.register_parameter("extra", nn.Parameter(np.ones(2, dtype=np.float32)))
+    assert lin.extra is lin._parameters["extra"]
+    del lin.extra
+    assert "extra" not in lin._parameters
+    with pytest.raises(AttributeError):
+        lin.extra
+    seq = nn.Sequential()
+    seq.add_module("head", lin)
+    assert seq.head is lin
+    seq.head = nn.ReLU()  # a module replaces a module: attribute and registry follow
+    assert isinstance(seq.head, nn.ReLU) and seq._modules["head"] is seq.head

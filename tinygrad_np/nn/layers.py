@@ -66,11 +66,9 @@ class Linear(Module):
         self.bias = Parameter(np.zeros(self.out_features, dtype=dtype)) if bias else None
 
     def forward(self, x: Any) -> Tensor:
-        params = self._parameters  # read directly: attribute access would go through __getattr__
-        w, b = params["weight"], params["bias"]
-        x = _as_input(x, w.data.dtype, self)
+        x = _as_input(x, self.weight.data.dtype, self)
         try:
-            return F.linear(x, w, b)  # one fused op: x @ W (+ b); it checks the shapes
+            return F.linear(x, self.weight, self.bias)  # one fused op: x @ W (+ b); it checks the shapes
         except ValueError as e:
             raise ValueError(f"{self!r}: {e}") from None
 

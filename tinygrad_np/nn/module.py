@@ -112,6 +112,10 @@ class Module:
         object.__setattr__(self, "training", True)
 
     # ------------------------------------------------------------------ registration
+    # Registered parameters and sub-modules live in the registries (``_parameters``,
+    # ``_modules``: names in registration order) *and* in the instance ``__dict__``, so reading
+    # ``self.weight`` is a plain attribute lookup (about 10x faster than a ``__getattr__`` hook).
+    # Every write goes through the methods below, which keep the two in step.
     def __setattr__(self, name: str, value: Any) -> None:
         d = self.__dict__
         params: dict[str, Parameter | None] | None = d.get("_parameters")
@@ -122,25 +126,25 @@ class Module:
                     f"cannot assign {type(value).__name__} {name!r} before Module.__init__() "
                     f"(call super().__init__() first in {type(self).__name__}.__init__)"
                 )
-            d.pop(name, None)
             if isinstance(value, Parameter):
                 modules.pop(name, None)
                 params[name] = value
             else:
                 params.pop(name, None)
                 modules[name] = value
+            d[name] = value
             return
         if params is not None and name in params:
             if value is not None:
                 raise TypeError(f"cannot assign {type(value).__name__} to parameter {name!r} of "
                                 f"{type(self).__name__} (use nn.Parameter or None)")
-            params[name] = None
+            params[name] = d[name] = None
             return
         if modules is not None and name in modules:
             if value is not None:
                 raise TypeError(f"cannot assign {type(value).__name__} to sub-module {name!r} of "
                                 f"{type(self).__name__} (use an nn.Module or None)")
-            modules[name] = None
+            modules[name] = d[name] = None
             return
         object.__setattr__(self, name, value)
 
@@ -156,8 +160,10 @@ class Module:
         d = self.__dict__
         if name in d.get("_parameters", ()):
             del d["_parameters"][name]
+            d.pop(name, None)
         elif name in d.get("_modules", ()):
             del d["_modules"][name]
+            d.pop(name, None)
         else:
             object.__delattr__(self, name)
 
@@ -169,17 +175,15 @@ class Module:
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: {name!r} must be an nn.Parameter or None, "
                             f"got {type(param).__name__}")
-        self.__dict__.pop(name, None)
         self._modules.pop(name, None)
-        self._parameters[name] = param
+        self._parameters[name] = self.__dict__[name] = param
 
     def add_module(self, name: str, module: "Module | None") -> None:
         """Register ``module`` (or an empty slot, ``None``) under ``name``."""
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} must be an nn.Module or None, got {type(module).__name__}")
-        self.__dict__.pop(name, None)
         self._parameters.pop(name, None)
-        self._modules[name] = module
+        self._modules[name] = self.__dict__[name] = module
 
     # ------------------------------------------------------------------ traversal
     def named_children(self) -> list[tuple[str, "Module"]]:
@@ -375,15 +379,18 @@ def swap_parameters(module: Module, tensors: Sequence[Tensor] | Mapping[str, Ten
         t = replace.get(id(p))
         if t is not None and t.shape != p.shape:
             raise ValueError(f"swap_parameters: {name!r} has shape {p.shape}, replacement has shape {t.shape}")
-    saved: list[tuple[dict, str, Parameter]] = []
+    saved: list[tuple[Module, str, Parameter]] = []
+
+    def put(m: Module, name: str, t: Any) -> None:  # the registry and the attribute, in step
+        m._parameters[name] = m.__dict__[name] = t
+
     try:
         for m in module.modules():
-            slots = m._parameters
-            for name, p in list(slots.items()):
+            for name, p in list(m._parameters.items()):
                 if p is not None and id(p) in replace:
-                    saved.append((slots, name, p))
-                    slots[name] = replace[id(p)]  # type: ignore[assignment]
+                    saved.append((m, name, p))
+                    put(m, name, replace[id(p)])
         yield module
     finally:
-        for slots, name, p in reversed(saved):
-            slots[name] = p
+        for m, name, p in reversed(saved):
+            put(m, name, p)
