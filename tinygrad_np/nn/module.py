@@ -114,7 +114,8 @@ class Module:
     # ------------------------------------------------------------------ registration
     # Registered parameters and sub-modules live in the registries (``_parameters``,
     # ``_modules``: names in registration order) *and* in the instance ``__dict__``, so reading
-    # ``self.weight`` is a plain attribute lookup (about 10x faster than a ``__getattr__`` hook).
+    # ``self.weight`` is a plain attribute lookup (about 10x faster than a ``__getattr__`` hook,
+    # which this class therefore does not need).
     # Every write goes through the methods below, which keep the two in step.
     def __setattr__(self, name: str, value: Any) -> None:
         d = self.__dict__
@@ -147,14 +148,6 @@ class Module:
             modules[name] = d[name] = None
             return
         object.__setattr__(self, name, value)
-
-    def __getattr__(self, name: str) -> Any:  # only called when normal lookup fails
-        d = self.__dict__
-        if name in d.get("_parameters", ()):
-            return d["_parameters"][name]
-        if name in d.get("_modules", ()):
-            return d["_modules"][name]
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __delattr__(self, name: str) -> None:
         d = self.__dict__
