@@ -39,7 +39,8 @@ def small_graph(out: Path) -> Path:
 
 
 def mlp_graph(out: Path) -> Path:
-    """Chapter 3: loss = cross_entropy(relu(X W1 + b1) W2 + b2, y) for a 4-8-3 MLP, batch 5."""
+    """Chapter 3: loss = cross_entropy(relu(X W1 + b1) W2 + b2, y) for a 4-8-3 MLP, batch 5 (the
+    hidden Linear and its ReLU are one fused node)."""
     from mnist.model import MLP
 
     rng = np.random.default_rng(0)
@@ -49,11 +50,9 @@ def mlp_graph(out: Path) -> Path:
     loss = model.loss(X, labels)
     (W1, b1), (W2, b2) = [(lin.weight, lin.bias) for lin in model.linears]
     Z2 = loss.grad_fn.inputs[0]  # walk back from the loss to name the intermediate tensors
-    A1 = Z2.grad_fn.inputs[0]
-    Z1 = A1.grad_fn.inputs[0]
-    X_t = Z1.grad_fn.inputs[0]
-    names = {"X": X_t, "W1": W1, "b1": b1, "Z1": Z1, "A1": A1, "W2": W2, "b2": b2, "Z2 (logits)": Z2,
-             "loss": loss}
+    A1 = Z2.grad_fn.inputs[0]  # relu(X W1 + b1): Linear and ReLU run as one fused op, so no Z1 node
+    X_t = A1.grad_fn.inputs[0]
+    names = {"X": X_t, "W1": W1, "b1": b1, "A1": A1, "W2": W2, "b2": b2, "Z2 (logits)": Z2, "loss": loss}
     records = trace_backward(loss, name_map=names, file=io.StringIO())
     return Path(render(loss, out / "tour_mlp_graph.svg", name_map=names, grads=records))
 

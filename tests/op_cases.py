@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
+from hypothesis import assume
 from hypothesis import strategies as st
 
 import strategies as S
@@ -141,13 +142,18 @@ def matmul_cases(draw):
 
 @st.composite
 def linear_cases(draw):
-    """x (..., n_in) with 0-2 batch dims, W (n_in, n_out), and a bias (n_out,) or none."""
+    """x (..., n_in) with 0-2 batch dims, W (n_in, n_out), a bias (n_out,) or none, and a fused
+    activation (none, relu, tanh, sigmoid); ReLU's pre-activations are kept off its kink."""
     n_in, n_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     batch = draw(S.shapes(min_dims=0, max_dims=2, max_side=3))
     inputs = [draw(S.arrays(batch + (n_in,))), draw(S.arrays((n_in, n_out)))]
     if draw(st.booleans()):
         inputs.append(draw(S.arrays((n_out,))))
-    return OpSample("linear", inputs)
+    activation = draw(st.sampled_from([None, "relu", "tanh", "sigmoid"]))
+    if activation == "relu":
+        z = inputs[0] @ inputs[1] + (inputs[2] if len(inputs) == 3 else 0.0)
+        assume(bool(np.all(np.abs(z) >= S.KINK_GAP)))
+    return OpSample("linear", inputs, activation=activation)
 
 
 def reduction(name: str, values: Callable = S.arrays) -> st.SearchStrategy:

@@ -54,9 +54,11 @@ def _np_cross_entropy(z, labels, reduction):
     return {"none": losses, "sum": losses.sum(), "mean": losses.mean()}[reduction]
 
 
-def _np_linear(x, w, b=None):
+def _np_linear(x, w, b=None, activation=None):
     y = np.einsum("...i,io->...o", x, w)
-    return y if b is None else y + b
+    y = y if b is None else y + b
+    return {None: lambda: y, "relu": lambda: np.where(y > 0, y, 0.0), "tanh": lambda: np.tanh(y),
+            "sigmoid": lambda: 1 / (1 + np.exp(-y))}[activation]()
 
 
 NUMPY_REF = {

@@ -72,8 +72,9 @@ def _clip(x, lo=None, hi=None):
     return torch.clamp(x, min=lo, max=hi)
 
 
-def _linear(x, w, b=None):
-    return TF.linear(x, w.T, b)  # our weight is (n_in, n_out), torch's (n_out, n_in)
+def _linear(x, w, b=None, activation=None):
+    y = TF.linear(x, w.T, b)  # our weight is (n_in, n_out), torch's (n_out, n_in)
+    return y if activation is None else getattr(torch, activation)(y)
 
 
 def _cross_entropy(z, labels, reduction):

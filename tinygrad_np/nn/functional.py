@@ -72,6 +72,9 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     return x.log_softmax(axis)
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """x @ W + b with W of shape (in_features, out_features): one fused op."""
-    return Tensor.apply("linear", x, weight) if bias is None else Tensor.apply("linear", x, weight, bias)
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, activation: str | None = None) -> Tensor:
+    """act(x @ W + b) with W of shape (in_features, out_features) and act one of "relu", "tanh",
+    "sigmoid" or None: one fused op (one graph node)."""
+    if bias is None:
+        return Tensor.apply("linear", x, weight, activation=activation)
+    return Tensor.apply("linear", x, weight, bias, activation=activation)

@@ -8,7 +8,7 @@ import numpy as np
 from ..tensor import Tensor
 from . import functional as F
 from . import init as _init
-from .module import Module, Parameter
+from .module import FUSED_PAIRS, Module, Parameter
 
 __all__ = ["Linear", "ReLU", "Tanh", "Sigmoid", "LeakyReLU", "Dropout", "Flatten", "Identity"]
 
@@ -65,10 +65,11 @@ class Linear(Module):
         self.weight = Parameter(w.astype(dtype, copy=False))
         self.bias = Parameter(np.zeros(self.out_features, dtype=dtype)) if bias else None
 
-    def forward(self, x: Any) -> Tensor:
+    def forward(self, x: Any, activation: str | None = None) -> Tensor:
+        """``x @ W + b``, then ``activation`` ("relu", "tanh", "sigmoid" or None) in the same op."""
         x = _as_input(x, self.weight.data.dtype, self)
         try:
-            return F.linear(x, self.weight, self.bias)  # one fused op: x @ W (+ b); it checks the shapes
+            return F.linear(x, self.weight, self.bias, activation)  # one fused op; it checks the shapes
         except ValueError as e:
             raise ValueError(f"{self!r}: {e}") from None
 
@@ -96,6 +97,12 @@ class Sigmoid(Module):
 
     def forward(self, x: Any) -> Tensor:
         return _t(x).sigmoid()
+
+
+# In a Sequential, Linear then one of these runs as a single ``linear`` op with ``activation``.
+FUSED_PAIRS[Linear, ReLU] = lambda linear, _, x: linear(x, activation="relu")
+FUSED_PAIRS[Linear, Tanh] = lambda linear, _, x: linear(x, activation="tanh")
+FUSED_PAIRS[Linear, Sigmoid] = lambda linear, _, x: linear(x, activation="sigmoid")
 
 
 class LeakyReLU(Module):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Op, register
+from ..autograd import OPS, Op, register
 from .elementwise import const
 
 
@@ -42,12 +42,17 @@ class MatMul(Op):
         return ga, gb
 
 
+#: The activations ``linear`` can apply in the same op: registry ops whose VJP reads only g and y.
+LINEAR_ACTIVATIONS = ("relu", "tanh", "sigmoid")
+
+
 @register("linear")
 class Linear(Op):
-    """y = x @ W + b  (x (..., n_in), W (n_in, n_out), b (n_out,) optional; fused like PyTorch's addmm).
-    VJP: x̄ = g Wᵀ, W̄ = xᵀ g (summed over batch dims), b̄ = Σ_rows g = 1ᵀ g."""
+    """y = act(x @ W + b)  (x (..., n_in), W (n_in, n_out), b (n_out,) optional, act relu, tanh, sigmoid
+    or none; fused like PyTorch's addmm). VJP: z̄ = act's VJP of g, then x̄ = z̄ Wᵀ, W̄ = xᵀ z̄ (summed
+    over batch dims), b̄ = Σ_rows z̄ = 1ᵀ z̄."""
 
-    def forward(self, x, w, b=None):
+    def forward(self, x, w, b=None, activation=None):
         if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[0] or (b is not None and b.shape != w.shape[1:]):
             bias = "" if b is None else f", bias {b.shape}"
             raise ValueError(f"linear: input {x.shape}, weight {w.shape}{bias} do not fit "
@@ -55,9 +60,17 @@ class Linear(Op):
         y = x @ w
         if b is not None:
             y += b  # y is a fresh array: adding in place saves an allocation
-        return y
+        if activation is None:
+            self.act = None
+            return y
+        if activation not in LINEAR_ACTIVATIONS:
+            raise ValueError(f"linear: activation must be None or one of {LINEAR_ACTIVATIONS}, got {activation!r}")
+        self.act = OPS[activation]()  # the activation op itself: its forward here, its VJP in backward
+        return self.act.forward(y)
 
     def backward(self, g, out):
+        if self.act is not None:
+            (g,) = self.act.backward(g, out)  # through the activation: its VJP needs only g and y
         x, w = self.operands(g)[:2]
         need = self.needs_input_grad
         g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
