@@ -5,6 +5,7 @@ import numpy as np
 
 from ..autograd import Op, is_grad_enabled, register, run_op
 from .elementwise import const
+from .linalg import ones
 
 REDUCTIONS = ("mean", "sum", "none")
 UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # same-size unsigned view of int labels
@@ -37,7 +38,7 @@ def row_sum(a: np.ndarray) -> np.ndarray:
     """Row sums of a 2-D array, as a column (N, 1). For many rows, the BLAS product a·1 is 3-8x
     faster than ``a.sum(axis=1)`` on the few columns of a classifier's logits."""
     if a.shape[0] >= 64:
-        return (a @ np.ones(a.shape[1], dtype=a.dtype))[:, None]
+        return (a @ ones(a.shape[1], a.dtype))[:, None]
     return a.sum(axis=1, keepdims=True)
 
 
