@@ -21,7 +21,7 @@ def check_labels(op: str, logits: np.ndarray, labels: np.ndarray) -> None:
         raise TypeError(f"{op}: labels must be integers, got {labels.dtype}")
     # one reduction: viewed as unsigned, a negative label becomes huge, so max() catches both ends
     unsigned = labels if labels.dtype.kind == "u" else labels.view(UNSIGNED[labels.itemsize])
-    if labels.size and unsigned.max() >= logits.shape[1]:
+    if labels.size and np.maximum.reduce(unsigned) >= logits.shape[1]:  # (ufunc.reduce: no Python wrapper)
         raise ValueError(f"{op}: labels must lie in [0, {logits.shape[1]}), got [{labels.min()}, {labels.max()}]")
 
 
@@ -31,7 +31,7 @@ def row_max(a: np.ndarray) -> np.ndarray:
     down whole contiguous columns instead (4 µs). For a few rows the copy does not pay."""
     if a.shape[1] <= 32 and a.shape[0] >= 16:
         a = np.asfortranarray(a)
-    return a.max(axis=1, keepdims=True)
+    return np.maximum.reduce(a, axis=1, keepdims=True)
 
 
 def row_sum(a: np.ndarray) -> np.ndarray:
@@ -62,7 +62,7 @@ class CrossEntropy(Op):
         self.residual[rows, labels] -= 1
         if reduction == "none":
             return losses
-        total = losses.sum(dtype=logits.dtype)
+        total = np.add.reduce(losses, dtype=logits.dtype)
         return total / len(labels) if reduction == "mean" else total
 
     def backward(self, g, out):
