@@ -181,12 +181,23 @@ def _matmul(rng: Rng) -> tuple:
 
 
 def _linear(rng: Rng) -> tuple:
+    """x, W, an optional bias and a fused activation; ReLU's pre-activations are redrawn until
+    they are off its kink (the op falls back to no activation if 100 draws do not manage)."""
     n_in, n_out = (int(v) for v in rng.integers(1, 5, size=2))
     batch = shape(rng, 1, 2, 3)
     inputs = [uniform(rng, batch + (n_in,)), uniform(rng, (n_in, n_out))]
     if rng.random() < 0.7:
         inputs.append(uniform(rng, (n_out,)))
-    return inputs, {}
+    activation = (None, "relu", "tanh", "sigmoid")[int(rng.integers(4))]
+    if activation == "relu":
+        for _ in range(100):
+            z = inputs[0] @ inputs[1] + (inputs[2] if len(inputs) == 3 else 0.0)
+            if np.all(np.abs(z) >= GAP):
+                break
+            inputs = [uniform(rng, x.shape) for x in inputs]
+        else:
+            activation = None
+    return inputs, ({} if activation is None else {"activation": activation})
 
 
 def _reduction(values: Callable[[Rng, tuple], np.ndarray] = uniform) -> Callable[[Rng], tuple]:
