@@ -423,6 +423,7 @@ def test_sequential_fuses_linear_and_activation_with_the_same_values_and_gradien
     x, g = rng.standard_normal((6, 5)).astype(dtype), rng.standard_normal((6, 3)).astype(dtype)
     fused = seq(tg.Tensor(x))
     assert [m.op_name for m in _graph_ops(fused)] == ["linear", "linear", "linear"]  # act fused in
+    assert [m.name for m in _graph_ops(fused)] == [f"Linear+{act.__name__}", f"Linear+{act.__name__}", "Linear"]
     fused.backward(g)
     grads = [p.grad.data.copy() for p in seq.parameters()]
     seq.zero_grad()

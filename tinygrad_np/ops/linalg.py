@@ -68,6 +68,12 @@ class Linear(Op):
         self.act = OPS[activation]()  # the activation op itself: its forward here, its VJP in backward
         return self.act.forward(y)
 
+    @property
+    def name(self) -> str:
+        """"Linear", or e.g. "Linear+ReLU" with a fused activation (in graphs, traces and errors)."""
+        act = self.__dict__.get("act")  # (gone once backward has freed the node)
+        return "Linear" if act is None else f"Linear+{act.name}"
+
     def backward(self, g, out):
         if self.act is not None:
             (g,) = self.act.backward(g, out)  # through the activation: its VJP needs only g and y
