@@ -335,3 +335,43 @@ def test_third_derivatives_by_nesting_jacobians():
     expected = 2 * (d[:, :, None] + d[:, None, :] + d[None, :, :])
     assert T.shape == (3, 3, 3)
     np.testing.assert_allclose(T.data, expected, **TOL)
+
+
+# ----------------------------------------------------------------------------- has_aux
+@given(x=S.arrays(S.shapes(min_dims=1, max_dims=2)))
+def test_has_aux_returns_the_aux_and_the_gradient_of_the_main_output_only(x):
+    def f(x):
+        main = (x.tanh() * x).sum()
+        return main, {"logits": x * 3.0, "count": 7, "pair": (main * 2.0, "tag")}
+
+    (value, aux), g = value_and_grad(f, has_aux=True)(x)
+    np.testing.assert_allclose(g.numpy(), grad(lambda x: f(x)[0])(x).numpy(), **TOL)
+    np.testing.assert_allclose(g.numpy(), np.tanh(x) + x * (1 - np.tanh(x) ** 2), **TOL)
+    np.testing.assert_allclose(value.item(), (np.tanh(x) * x).sum(), **TOL)
+    assert aux["count"] == 7 and aux["pair"][1] == "tag"
+    np.testing.assert_allclose(aux["logits"].numpy(), x * 3.0)
+    for t in (value, aux["logits"], aux["pair"][0]):  # detached: they hold no graph
+        assert not t.requires_grad and t.grad_fn is None
+    g2, aux2 = grad(f, has_aux=True)(x)
+    np.testing.assert_array_equal(g2.numpy(), g.numpy())
+    np.testing.assert_array_equal(aux2["logits"].numpy(), aux["logits"].numpy())
+
+
+def test_has_aux_nests_and_keeps_the_aux_differentiable_for_an_outer_grad():
+    x = np.array([0.3, -1.2, 2.0])
+
+    def inner(x):
+        return (x ** 3).sum(), x ** 2  # aux x² depends on the outer variable
+
+    def outer(x):
+        g, aux = grad(inner, has_aux=True)(x)  # g = 3x²
+        return (g * aux).sum()  # Σ 3x⁴ -> d/dx = 12x³
+
+    np.testing.assert_allclose(grad(outer)(x).numpy(), 12 * x ** 3, **TOL)
+
+
+def test_has_aux_needs_a_pair():
+    with pytest.raises(TypeError, match="has_aux=True, f must return a pair"):
+        grad(lambda x: (x * x).sum(), has_aux=True)(np.ones(2))
+    with pytest.raises(ValueError, match="or has_aux=True"):
+        grad(lambda x: ((x * x).sum(), x))(np.ones(2))

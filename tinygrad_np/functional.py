@@ -145,6 +145,19 @@ def _detached(out: Any, outer: bool) -> Any:
     return _structured(out, [y.detach() for y in _outputs(out, "detach")])
 
 
+def _detached_tree(value: Any, outer: bool) -> Any:
+    """``value`` with every Tensor in it (through tuples, lists and dicts) detached, unless ``outer``."""
+    if outer:
+        return value
+    if isinstance(value, Tensor):
+        return value.detach()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_detached_tree(v, outer) for v in value)
+    if isinstance(value, dict):
+        return {k: _detached_tree(v, outer) for k, v in value.items()}
+    return value
+
+
 def _like(v: Any, ref: Tensor, what: str) -> Tensor:
     """``v`` as a Tensor of ``ref``'s shape and dtype (a Tensor that requires grad is kept as is)."""
     t = v if isinstance(v, Tensor) and v.dtype == ref.dtype else Tensor(np.asarray(
@@ -174,33 +187,53 @@ def _dot(us: Sequence[Tensor], vs: Sequence[Tensor]) -> Tensor:
 
 
 # ----------------------------------------------------------------------------- transformations
-def value_and_grad(f: Callable[..., Tensor], argnums: Argnums = 0) -> Callable[..., tuple[Tensor, Any]]:
+def value_and_grad(f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False
+                   ) -> Callable[..., tuple[Any, Any]]:
     """``(f(x), ∇f(x))`` for a scalar-valued ``f``: ∇_i f = ∂f/∂x_i, one reverse pass (seed 1).
 
     ``argnums`` int: the gradient is a Tensor shaped like that argument; tuple: a tuple of them.
+    ``has_aux=True`` (as in JAX): ``f`` returns a pair ``(scalar, aux)``, only the scalar is
+    differentiated, and the result is ``((f(x), aux), ∇f(x))``. ``aux`` is any Python value,
+    passed through; Tensors in it (also inside tuples, lists and dicts) come back detached,
+    like the value, unless an enclosing differentiation still needs their graph.
     """
 
     @functools.wraps(f)
-    def value_and_grad_f(*args: Any) -> tuple[Tensor, Any]:
+    def value_and_grad_f(*args: Any) -> tuple[Any, Any]:
         nums = _argnums(argnums, len(args), "grad")
-        xs, out, outs, outer = _trace(f, args, nums, "grad")
+        aux: list[Any] = []
+
+        def main(*a: Any) -> Any:  # f without its aux output
+            result = f(*a)
+            if not (isinstance(result, (tuple, list)) and len(result) == 2):
+                raise TypeError(f"grad: with has_aux=True, f must return a pair (scalar Tensor, aux), "
+                                f"got {type(result).__name__}")
+            aux.append(result[1])
+            return result[0]
+
+        xs, out, outs, outer = _trace(main if has_aux else f, args, nums, "grad")
         if isinstance(out, (tuple, list)) or out.size != 1:
             shape = out.shape if isinstance(out, Tensor) else f"a tuple of {len(outs)}"
             raise ValueError(f"grad: f must return a scalar (one-element) Tensor, got {shape}; "
-                             "use jacobian or vjp for non-scalar outputs")
+                             "use jacobian or vjp for non-scalar outputs" + ("" if has_aux else
+                             ", or has_aux=True if the rest is auxiliary data"))
         grads = autograd_grad(out, xs, retain_graph=True, create_graph=outer, allow_unused=True)
-        return _detached(out, outer), (grads[0] if isinstance(argnums, (int, np.integer)) else tuple(grads))
+        value = _detached(out, outer)
+        grads = grads[0] if isinstance(argnums, (int, np.integer)) else tuple(grads)
+        return ((value, _detached_tree(aux[0], outer)) if has_aux else value), grads
 
     return value_and_grad_f
 
 
-def grad(f: Callable[..., Tensor], argnums: Argnums = 0) -> Callable[..., Any]:
-    """∇f: the gradient of a scalar-valued ``f`` w.r.t. argument(s) ``argnums`` (see ``value_and_grad``)."""
-    vg = value_and_grad(f, argnums)
+def grad(f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False) -> Callable[..., Any]:
+    """∇f: the gradient of a scalar-valued ``f`` w.r.t. argument(s) ``argnums`` (see ``value_and_grad``).
+    With ``has_aux=True``, ``f`` returns ``(scalar, aux)`` and the result is ``(∇f, aux)``."""
+    vg = value_and_grad(f, argnums, has_aux)
 
     @functools.wraps(f)
     def grad_f(*args: Any) -> Any:
-        return vg(*args)[1]
+        value, grads = vg(*args)
+        return (grads, value[1]) if has_aux else grads
 
     return grad_f
 
