@@ -210,9 +210,20 @@ class Shell:
 
     def _setting(self, key: str) -> Any:
         c = self.trainer.config
-        return {"lr": f"{self.trainer.optimizer.lr:g} (base {c.learning_rate:g})", "batch": c.batch_size,
+        return {"lr": self._lr_text(), "batch": c.batch_size,
                 "weight_decay": c.decay, "optimizer (lr)": f"{c.optimizer} ({self.trainer.optimizer.lr:g})",
                 }.get(key, getattr(c, key, None))
+
+    def _lr_text(self) -> str:
+        """The optimizer's lr now and the base lr; when a schedule makes them differ, why."""
+        t, c = self.trainer, self.trainer.config
+        now, base = t.optimizer.lr, c.learning_rate
+        text = f"{now:g} (base {base:g})"
+        if t.scheduler is not None and now != base:
+            text += f": the {c.schedule} schedule sets the lr per epoch, now at epoch {t.epoch} of {c.epochs}"
+            if t.epoch >= c.epochs:
+                text += "; it has run out, and `train N` re-plans it from the base over the longer run"
+        return text
 
     def do_config(self, args: list[str]) -> None:
         t, c = self.trainer, self.trainer.config
