@@ -407,16 +407,35 @@ def test_backward_create_graph_makes_grad_differentiable():
     np.testing.assert_allclose(x.grad.data, [12.0, -6.0])  # 6x
 
 
-def test_create_graph_through_a_dtype_promoting_op_is_refused():
-    """float32 * float64 promotes; the gradient is cast back to float32 outside the graph, so a
-    higher-order graph through it would be wrong: the engine says so instead."""
+def test_create_graph_through_a_dtype_promoting_op():
+    """float32 * float64 promotes; with create_graph the gradient is cast back to float32 through
+    a recorded Cast node, so second derivatives flow through the promotion (closed forms:
+    f = Σ w x², ∂f/∂x = 2 w x, ∂(Σ ∂f/∂x)/∂x = 2 w, ∂(Σ ∂f/∂x)/∂w = 2 x)."""
     x = leaf([1.0, 2.0], dtype=np.float32)
     w = leaf([3.0, 4.0])
-    with pytest.raises(RuntimeError, match="create_graph.*float32.*float64"):
-        tg.autograd_grad((x * w * x).sum(), x, create_graph=True)
-    (gx,) = tg.autograd_grad((x * w * x).sum(), x)
-    assert gx.dtype == np.float32
-    np.testing.assert_allclose(gx.data, [6.0, 16.0])
+    (gx,) = tg.autograd_grad((x * w * x).sum(), x, create_graph=True)
+    assert gx.dtype == np.float32 and gx.requires_grad
+    np.testing.assert_array_equal(gx.data, [6.0, 16.0])
+    gx.sum().backward()
+    assert x.grad.dtype == np.float32 and w.grad.dtype == np.float64
+    np.testing.assert_array_equal(x.grad.data, [6.0, 8.0])
+    np.testing.assert_array_equal(w.grad.data, [2.0, 4.0])
+    (plain,) = tg.autograd_grad((x * w * x).sum(), x)  # without create_graph: a plain cast
+    assert plain.dtype == np.float32 and not plain.requires_grad
+    np.testing.assert_array_equal(plain.data, [6.0, 16.0])
+
+
+def test_the_cast_node_of_a_promoted_gradient_has_a_third_derivative_too():
+    """f = Σ (w x)³ with x float32, w float64: the gradient 3 w³ x² reaches x through the promoting
+    product with an upstream gradient that depends on x, so each level records a Cast node;
+    the third derivative is 6 w³."""
+    from tinygrad_np.functional import grad
+
+    w = tg.Tensor(np.array([0.5, -2.0]))
+    third = grad(lambda x: grad(lambda x: grad(lambda x: ((w * x) ** 3).sum())(x).sum())(x).sum())
+    out = third(np.array([0.7, 1.3], dtype=np.float32))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.data, 6 * w.data ** 3, rtol=1e-6)
 
 
 def test_without_create_graph_grads_are_constants():

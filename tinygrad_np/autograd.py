@@ -319,7 +319,7 @@ def run_backward(
                     if gx.dtype is not xd.dtype and gx.dtype != xd.dtype:  # (identity: the fast check)
                         if t.data.dtype == xd.dtype:  # not a promotion in the forward: a wrong VJP
                             raise _bad_gradient(fn, x, gx)
-                        gx = _cast_back(fn, x, gx, create_graph)
+                        gx = _cast_back(x, gx, create_graph)
                     deliver(x, gx)
             if not retain_graph:
                 fn.release()
@@ -362,13 +362,31 @@ def _vjps_with_anomaly_check(fn: Function, g: Any, out: Any) -> tuple:
     return in_grads
 
 
-def _cast_back(fn: Function, x: "Tensor", gx: "Tensor", create_graph: bool) -> "Tensor":
+class Cast(Function):
+    """y = a converted to another float dtype.   VJP: ā = g converted back to a's dtype.
+
+    The engine's own node (not a user op, so not in ``OPS``): with ``create_graph=True`` the
+    gradient of an input whose dtype the forward promoted is cast back through it, so the cast
+    is part of the recorded graph and higher-order gradients flow through it."""
+
+    vjp_on_arrays = True
+
+    def forward(self, a: np.ndarray, dtype: Any) -> np.ndarray:
+        self.in_dtype = a.dtype
+        return a.astype(dtype)
+
+    def backward(self, g: Any, out: Any) -> tuple[Any]:
+        if isinstance(g, np.ndarray):
+            return (g.astype(self.in_dtype),)
+        return (type(g).apply(Cast, g, dtype=self.in_dtype),)
+
+
+def _cast_back(x: "Tensor", gx: Any, create_graph: bool) -> Any:
     """The gradient of an input whose dtype the forward promoted (float32 * float64 -> float64),
-    cast back to the input's dtype (the VJP of a cast is the reverse cast). The cast is not
-    recorded, so higher-order gradients through a promoting op raise rather than go wrong."""
+    cast back to the input's dtype (the VJP of a cast is the reverse cast): a ``Cast`` node
+    when the VJPs are being recorded, a plain conversion otherwise."""
     if create_graph and gx.requires_grad:
-        raise RuntimeError(f"{fn.name}: create_graph=True through an op that promoted {x.dtype} to "
-                           f"{gx.dtype} is not supported; give the inputs one dtype")
+        return type(gx).apply(Cast, gx, dtype=x.dtype)
     return gx.astype(x.dtype)
 
 
