@@ -70,7 +70,7 @@ class Linear(Op):
 
     @property
     def name(self) -> str:
-        """"Linear", or e.g. "Linear+ReLU" with a fused activation (in graphs, traces and errors)."""
+        """The node's name in graphs, traces and errors: "Linear", or "Linear+ReLU" (etc.) when fused."""
         act = self.__dict__.get("act")  # (gone once backward has freed the node)
         return "Linear" if act is None else f"Linear+{act.name}"
 
