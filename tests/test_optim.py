@@ -15,24 +15,24 @@ STEPS = 5
 
 
 # ----------------------------------------------------------------------------- hand-written references
-def ref_sgd(p, grads, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
-    """PyTorch SGD (dampening 0), written out: the parameter after each step."""
+def ref_sgd(p, grads, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+    """PyTorch SGD, written out: the parameter after each step."""
     p, buf, out = p.copy(), None, []
     for g in grads:
         d = g + weight_decay * p
         if momentum:
-            buf = d.copy() if buf is None else momentum * buf + d
+            buf = d.copy() if buf is None else momentum * buf + (1 - dampening) * d
             d = d + momentum * buf if nesterov else buf
         p = p - lr * d
         out.append(p)
     return out
 
 
-def ref_adam(p, grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled=False):
+def ref_adam(p, grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled=False, amsgrad=False):
     """Textbook Adam with bias-corrected moments m̂ = m/(1-β₁ᵗ), v̂ = v/(1-β₂ᵗ);
-    L2 (Adam) or decoupled (AdamW) weight decay."""
+    L2 (Adam) or decoupled (AdamW) weight decay; AMSGrad uses the running max of v."""
     b1, b2 = betas
-    p, m, v, out = p.copy(), 0.0, 0.0, []
+    p, m, v, vmax, out = p.copy(), 0.0, 0.0, 0.0, []
     for t, g in enumerate(grads, start=1):
         if decoupled:
             p = p * (1 - lr * weight_decay)
@@ -41,7 +41,8 @@ def ref_adam(p, grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, 
             d = g + weight_decay * p
         m = b1 * m + (1 - b1) * d
         v = b2 * v + (1 - b2) * d * d
-        m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
+        vmax = np.maximum(vmax, v)
+        m_hat, v_hat = m / (1 - b1 ** t), (vmax if amsgrad else v) / (1 - b2 ** t)
         p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
         out.append(p)
     return out
@@ -54,9 +55,14 @@ CONFIGS = [
     (optim.SGD, dict(lr=0.1, weight_decay=0.1), ref_sgd),
     (optim.SGD, dict(lr=0.1, momentum=0.9, weight_decay=0.05), ref_sgd),
     (optim.SGD, dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.05), ref_sgd),
+    (optim.SGD, dict(lr=0.1, momentum=0.9, dampening=0.3), ref_sgd),
+    (optim.SGD, dict(lr=0.1, momentum=0.5, dampening=0.5, weight_decay=0.05), ref_sgd),
     (optim.Adam, dict(lr=0.01), ref_adam),
     (optim.Adam, dict(lr=0.1, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1), ref_adam),
+    (optim.Adam, dict(lr=0.1, betas=(0.8, 0.9), amsgrad=True, weight_decay=0.1), ref_adam),
     (optim.AdamW, dict(lr=0.01), lambda p, g, **kw: ref_adam(p, g, weight_decay=1e-2, decoupled=True, **kw)),
+    (optim.AdamW, dict(lr=0.1, betas=(0.7, 0.8), amsgrad=True),
+     lambda p, g, **kw: ref_adam(p, g, weight_decay=1e-2, decoupled=True, **kw)),
     (optim.AdamW, dict(lr=0.1, betas=(0.5, 0.9), weight_decay=0.3),
      lambda p, g, **kw: ref_adam(p, g, decoupled=True, **kw)),
 ]
@@ -271,13 +277,43 @@ def test_state_dict_keys_and_copies():
     p.grad = tg.Tensor(np.ones(3))
     opt.step()
     state = opt.state_dict()
-    assert set(state) == {"lr", "step", "momentum", "nesterov", "weight_decay", "state.0.momentum"}
+    assert set(state) == {"lr", "step", "momentum", "dampening", "nesterov", "weight_decay", "state.0.momentum"}
     state["state.0.momentum"][...] = 99.0
     assert not np.any(opt.state[0]["momentum"] == 99.0)
     adam = optim.Adam([p], lr=0.1)
     adam.step()
-    assert set(adam.state_dict()) == {"lr", "step", "betas", "eps", "weight_decay", "state.0.step",
+    assert set(adam.state_dict()) == {"lr", "step", "betas", "eps", "weight_decay", "amsgrad", "state.0.step",
                                       "state.0.exp_avg", "state.0.exp_avg_sq"}
+    ams = optim.Adam([p], lr=0.1, amsgrad=True)
+    ams.step()
+    assert "state.0.max_exp_avg_sq" in ams.state_dict()
+
+
+def test_state_dicts_saved_before_dampening_and_amsgrad_still_load():
+    """Those two hyperparameters came later: a state dict without them loads with them off."""
+    p = nn.Parameter(np.ones(3))
+    p.grad = tg.Tensor(np.full(3, 0.5))
+    for opt, new_key in [(optim.SGD([p], lr=0.1, momentum=0.9), "dampening"), (optim.Adam([p], lr=0.1), "amsgrad")]:
+        opt.step()
+        old = {k: v for k, v in opt.state_dict().items() if k != new_key}
+        fresh = type(opt)([p], lr=0.5, **{new_key: 0.2 if new_key == "dampening" else True})
+        fresh.load_state_dict(old)
+        assert not getattr(fresh, new_key) and fresh.lr == 0.1
+
+
+def test_amsgrad_state_must_match_its_flag():
+    p = nn.Parameter(np.ones(3))
+    p.grad = tg.Tensor(np.full(3, 0.5))
+    ams = optim.Adam([p], lr=0.1, amsgrad=True)
+    ams.step()
+    state = ams.state_dict()
+    with pytest.raises(KeyError, match="missing keys.*max_exp_avg_sq"):
+        optim.Adam([p]).load_state_dict({k: v for k, v in state.items() if k != "state.0.max_exp_avg_sq"})
+    plain = optim.Adam([p])
+    plain.load_state_dict(state)  # the flag comes from the state dict, with its buffer
+    assert plain.amsgrad and "max_exp_avg_sq" in plain.state[0]
+    with pytest.raises(ValueError, match="nesterov=True needs momentum > 0 and dampening 0"):
+        optim.SGD([p], lr=0.1, momentum=0.9, dampening=0.1, nesterov=True)
 
 
 def test_load_state_dict_errors():

@@ -13,6 +13,7 @@ with ``np.savez`` and loaded with ``allow_pickle=False``::
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -34,6 +35,9 @@ class Optimizer:
 
     hyperparameters: tuple[str, ...] = ()
     buffers: tuple[str, ...] = ()
+    #: hyperparameters added after the first release, with the value that means "off": a state
+    #: dict saved without one loads with that value (which is what the saving optimizer did)
+    optional_hyperparameters: dict[str, Any] = {}
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
         self.params: list[Tensor] = list(params)
@@ -113,29 +117,38 @@ class Optimizer:
             value = getattr(self, name)
             out[name] = np.asarray(value, dtype=bool if isinstance(value, bool) else np.float64)
         for i, st in enumerate(self.state):
-            for name in self.buffers:
+            for name in self._buffer_names(self):
                 if name in st:
                     out[f"state.{i}.{name}"] = st[name].copy()
         return out
 
+    def _buffer_names(self, hp: Any) -> tuple[str, ...]:
+        """The per-parameter buffers under hyperparameters ``hp`` (an object with them as attributes)."""
+        return self.buffers
+
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore ``state_dict()`` output (hyperparameters and ``lr`` included, as in PyTorch).
 
-        Unknown or missing keys raise ``StateDictKeyError`` (a ``KeyError``); a buffer whose
-        shape or dtype does not match its parameter raises ``ValueError``. Nothing changes
-        unless everything checks out. The arrays are copied.
+        Unknown or missing keys raise ``StateDictKeyError`` (a ``KeyError``), except that a
+        hyperparameter added later (``optional_hyperparameters``: SGD's dampening, Adam's amsgrad)
+        may be absent and then loads as off; a buffer whose shape or dtype does not match its
+        parameter raises ``ValueError``. Nothing changes unless everything checks out. The arrays
+        are copied.
         """
         owner = type(self).__name__
+        state = {**{k: np.asarray(v) for k, v in self.optional_hyperparameters.items() if k not in state}, **state}
         expected = ["lr", "step", *self.hyperparameters]
+        incoming = SimpleNamespace(**{name: state.get(name) for name in self.hyperparameters})
+        names = self._buffer_names(incoming)
         buffer_keys: dict[str, tuple[int, str]] = {}
         for key in state:
             parts = key.split(".")
-            if len(parts) == 3 and parts[0] == "state" and parts[1].isdigit() and parts[2] in self.buffers:
+            if len(parts) == 3 and parts[0] == "state" and parts[1].isdigit() and parts[2] in names:
                 i = int(parts[1])
                 if i < len(self.params):
                     buffer_keys[key] = (i, parts[2])
         for i in sorted({i for i, _ in buffer_keys.values()}):  # a parameter's buffers come together
-            expected += [f"state.{i}.{name}" for name in self.buffers]
+            expected += [f"state.{i}.{name}" for name in names]
         missing, unexpected = check_state_keys(expected, state)
         raise_key_error(owner, missing, unexpected)
 
@@ -189,29 +202,31 @@ class Optimizer:
 
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum, Nesterov and L2 weight decay
-    (PyTorch's ``torch.optim.SGD`` with dampening 0). With g the gradient, λ = weight_decay,
-    μ = momentum, η = lr::
+    (PyTorch's ``torch.optim.SGD``). With g the gradient, λ = weight_decay, μ = momentum,
+    τ = dampening, η = lr::
 
         d = g + λ p
-        b = d                          (first step)      b = μ b + d   (later steps)
+        b = d                          (first step)      b = μ b + (1 - τ) d   (later steps)
         d = d + μ b  (nesterov)        d = b             (otherwise, if μ ≠ 0)
         p = p - η d
     """
 
-    hyperparameters = ("momentum", "nesterov", "weight_decay")
+    hyperparameters = ("momentum", "dampening", "nesterov", "weight_decay")
+    optional_hyperparameters = {"dampening": 0.0}
     buffers = ("momentum",)
 
-    def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0, nesterov: bool = False,
-                 weight_decay: float = 0.0) -> None:
+    def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0, dampening: float = 0.0,
+                 nesterov: bool = False, weight_decay: float = 0.0) -> None:
         super().__init__(params, lr)
-        self.momentum, self.nesterov, self.weight_decay = float(momentum), bool(nesterov), float(weight_decay)
+        self.momentum, self.dampening = float(momentum), float(dampening)
+        self.nesterov, self.weight_decay = bool(nesterov), float(weight_decay)
         self._validate()
 
     def _validate(self) -> None:
         if self.momentum < 0.0 or self.weight_decay < 0.0:
             raise ValueError(f"SGD: momentum and weight_decay must be >= 0, got {self.momentum}, {self.weight_decay}")
-        if self.nesterov and self.momentum == 0.0:
-            raise ValueError("SGD: nesterov=True needs momentum > 0")
+        if self.nesterov and (self.momentum == 0.0 or self.dampening != 0.0):
+            raise ValueError("SGD: nesterov=True needs momentum > 0 and dampening 0")
 
     def _update(self, i: int, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
         mu, wd = self.momentum, self.weight_decay
@@ -228,9 +243,12 @@ class SGD(Optimizer):
             buf = state.get("momentum")
             if buf is None:  # b = d
                 buf = state["momentum"] = np.array(d, copy=True)
-            else:  # b = μ b + d
+            else:  # b = μ b + (1 - τ) d
                 buf *= mu
-                buf += d
+                if self.dampening == 0.0:
+                    buf += d
+                else:
+                    buf += d * (1.0 - self.dampening)
             if self.nesterov:  # d = d + μ b
                 if d is tmp:
                     tmp2 = self._tmp(p, 1)
@@ -256,19 +274,24 @@ class Adam(Optimizer):
         d = g + λ p
         m = β₁ m + (1 - β₁) d                  (m, v start at 0)
         v = β₂ v + (1 - β₂) d²
-        p = p - η / (1 - β₁ᵗ) · m / (√v / √(1 - β₂ᵗ) + ε)
+        v̂ = max(v̂, v)  (amsgrad; v̂ starts at 0)   v̂ = v  (otherwise)
+        p = p - η / (1 - β₁ᵗ) · m / (√v̂ / √(1 - β₂ᵗ) + ε)
     """
 
-    hyperparameters = ("betas", "eps", "weight_decay")
+    hyperparameters = ("betas", "eps", "weight_decay", "amsgrad")
+    optional_hyperparameters = {"amsgrad": False}
     buffers = ("step", "exp_avg", "exp_avg_sq")
     decoupled = False  # AdamW: decay p directly instead of adding λ p to the gradient
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0) -> None:
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False) -> None:
         super().__init__(params, lr)
         self.betas = (float(betas[0]), float(betas[1]))
-        self.eps, self.weight_decay = float(eps), float(weight_decay)
+        self.eps, self.weight_decay, self.amsgrad = float(eps), float(weight_decay), bool(amsgrad)
         self._validate()
+
+    def _buffer_names(self, hp: Any) -> tuple[str, ...]:
+        return self.buffers + (("max_exp_avg_sq",) if bool(hp.amsgrad) else ())
 
     def _validate(self) -> None:
         name = type(self).__name__
@@ -287,6 +310,8 @@ class Adam(Optimizer):
             state["step"] = np.zeros((), dtype=np.int64)
             state["exp_avg"] = np.zeros_like(p)
             state["exp_avg_sq"] = np.zeros_like(p)
+        if self.amsgrad and "max_exp_avg_sq" not in state:
+            state["max_exp_avg_sq"] = np.zeros_like(p)
         state["step"] += 1
         t = int(state["step"])
         m, v = state["exp_avg"], state["exp_avg_sq"]
@@ -306,8 +331,10 @@ class Adam(Optimizer):
         np.multiply(d, d, out=tmp)
         tmp *= 1.0 - b2
         v += tmp
+        if self.amsgrad:  # v̂ = max(v̂, v)
+            v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
         bias1, bias2 = 1.0 - b1 ** t, 1.0 - b2 ** t  # Python floats: no promotion
-        np.sqrt(v, out=tmp)  # denominator √v / √(1 - β₂ᵗ) + ε
+        np.sqrt(v, out=tmp)  # denominator √v̂ / √(1 - β₂ᵗ) + ε
         tmp /= math.sqrt(bias2)
         tmp += self.eps
         np.divide(m, tmp, out=tmp)
@@ -324,5 +351,5 @@ class AdamW(Adam):
     decoupled = True
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 1e-2) -> None:
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
