@@ -136,7 +136,7 @@ class Optimizer:
         are copied.
         """
         owner = type(self).__name__
-        state = {**{k: np.asarray(v) for k, v in self.optional_hyperparameters.items() if k not in state}, **state}
+        state = {**{k: np.asarray(v) for k, v in self.optional_hyperparameters.items()}, **state}  # given wins
         expected = ["lr", "step", *self.hyperparameters]
         incoming = SimpleNamespace(**{name: state.get(name) for name in self.hyperparameters})
         names = self._buffer_names(incoming)
