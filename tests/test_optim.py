@@ -1,14 +1,19 @@
 """Tests for tinygrad_np.optim: update rules, in-place discipline, state dicts, schedules."""
 from __future__ import annotations
 
+import glob
 import io
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import tinygrad_np as tg
 from tinygrad_np import nn, optim
+from tinygrad_np.optim import axpy
 
 SHAPES = [(3, 4), (4,)]
 STEPS = 5
@@ -88,9 +93,21 @@ def run(cls, kw, init, grads):
     return params, opt, history
 
 
+@pytest.fixture(params=["numpy", "blas"])
+def update_path(request, monkeypatch):
+    """Run a test with ``p -= η d`` through NumPy, and again through BLAS axpy for every array size."""
+    if request.param == "numpy":
+        monkeypatch.setattr(axpy, "_AXPY", {})
+    elif not axpy.blas_axpy_available():
+        pytest.skip("no BLAS axpy found beside NumPy")
+    else:
+        monkeypatch.setattr(axpy, "MIN_SIZE", 1)
+    return request.param
+
+
 # ----------------------------------------------------------------------------- update rules
 @pytest.mark.parametrize("cls, kw, ref", CONFIGS, ids=IDS)
-def test_update_matches_hand_computed_reference(cls, kw, ref):
+def test_update_matches_hand_computed_reference(cls, kw, ref, update_path):
     init, grads = random_problem()
     _, _, history = run(cls, kw, init, grads)
     for k in range(len(SHAPES)):
@@ -110,7 +127,7 @@ def test_references_are_not_trivially_equal():
 
 
 @pytest.mark.parametrize("cls, kw, ref", CONFIGS, ids=IDS)
-def test_matches_torch_on_a_quadratic(cls, kw, ref):
+def test_matches_torch_on_a_quadratic(cls, kw, ref, update_path):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(1)
     p0, c, a = rng.standard_normal(6), rng.standard_normal(6), rng.uniform(0.5, 2.0, 6)
@@ -132,7 +149,7 @@ def test_matches_torch_on_a_quadratic(cls, kw, ref):
 
 # ----------------------------------------------------------------------------- in-place discipline
 @pytest.mark.parametrize("cls, kw, ref", CONFIGS, ids=IDS)
-def test_updates_in_place_keep_identity_and_float32(cls, kw, ref):
+def test_updates_in_place_keep_identity_and_float32(cls, kw, ref, update_path):
     init, grads = random_problem(np.float32)
     params = [nn.Parameter(a.copy()) for a in init]
     arrays = [p.data for p in params]
@@ -154,7 +171,7 @@ def test_updates_in_place_keep_identity_and_float32(cls, kw, ref):
 
 
 @pytest.mark.parametrize("cls, kw, ref", CONFIGS, ids=IDS)
-def test_gradients_are_never_written(cls, kw, ref):
+def test_gradients_are_never_written(cls, kw, ref, update_path):
     """Two parameters share one gradient array (the engine does this, e.g. for a + b):
     the optimizer must read it, never modify it (weight decay would be tempting)."""
     rng = np.random.default_rng(2)
@@ -168,6 +185,80 @@ def test_gradients_are_never_written(cls, kw, ref):
     np.testing.assert_array_equal(shared.data, g)
     np.testing.assert_allclose(a.data, ref(a0, [g] * 3, **kw)[-1], rtol=1e-12)
     np.testing.assert_allclose(b.data, ref(b0, [g] * 3, **kw)[-1], rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- the one-pass update
+def two_roundings(p, lr, d):
+    """NumPy's ``p - d * lr``: the product rounded, then the difference."""
+    return p - d * lr
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(7,), (784, 128)])
+def test_sub_scaled_matches_numpy_to_rounding(dtype, shape):
+    """p <- p - lr d: within the rounding of one fused multiply-add of NumPy's two-step result;
+    p keeps its identity and dtype, d is untouched."""
+    rng = np.random.default_rng(3)
+    p0, d = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
+    lr = 0.0371
+    p, d0 = p0.copy(), d.copy()
+    arr = p
+    axpy.sub_scaled_(p, lr, d)
+    expected = two_roundings(p0, lr, d)
+    assert p is arr and p.dtype == dtype
+    np.testing.assert_array_equal(d, d0)
+    bound = np.spacing(np.abs(expected)) + np.spacing(np.abs(d * lr).astype(dtype))
+    assert np.all(np.abs(p - expected) <= bound)
+    assert not np.array_equal(p, p0)
+
+
+def test_sub_scaled_falls_back_to_numpy_exactly(monkeypatch):
+    """Whatever BLAS cannot take (strided, small, overlapping, lr = 0, no BLAS) is NumPy's own
+    ``p -= d * lr``, bit for bit -- including NaN propagation at lr = 0."""
+    rng = np.random.default_rng(4)
+    big = rng.standard_normal((200, 200)).astype(np.float32)
+    d_big = rng.standard_normal((200, 200)).astype(np.float32)
+    cases = [
+        (big.copy()[:, ::2], d_big[:, ::2], 0.1),  # strided: not contiguous
+        (big.copy()[:8], d_big[:8], 0.1),  # below MIN_SIZE
+        (np.full(axpy.MIN_SIZE, 1.0, np.float32), np.full(axpy.MIN_SIZE, np.nan, np.float32), 0.0),
+    ]
+    for p, d, lr in cases:
+        expected = two_roundings(p, lr, d)
+        axpy.sub_scaled_(p, lr, d)
+        np.testing.assert_array_equal(p, expected)
+    assert np.all(np.isnan(cases[2][0]))  # NaN · 0 is NaN, as in NumPy (a BLAS may skip alpha = 0)
+    overlap = rng.standard_normal(2 * axpy.MIN_SIZE + 1).astype(np.float32)
+    p, d = overlap[1:axpy.MIN_SIZE + 1], overlap[:axpy.MIN_SIZE]  # d overlaps p, shifted by one
+    expected = two_roundings(p, 0.5, d)
+    axpy.sub_scaled_(p, 0.5, d)
+    np.testing.assert_array_equal(p, expected)
+    monkeypatch.setattr(axpy, "_AXPY", {})  # no BLAS at all
+    p, d = big.copy(), d_big
+    axpy.sub_scaled_(p, 0.1, d)
+    np.testing.assert_array_equal(p, two_roundings(big, 0.1, d))
+
+
+def test_blas_axpy_is_found_when_numpy_bundles_openblas():
+    """NumPy's wheels ship scipy-openblas beside the package: then the one-pass update is in use."""
+    here = os.path.dirname(np.__file__)
+    bundled = glob.glob(os.path.join(here, "..", "numpy.libs", "*scipy_openblas*")) + \
+        glob.glob(os.path.join(here, ".dylibs", "*scipy_openblas*"))
+    if not bundled:
+        pytest.skip("this NumPy does not bundle scipy-openblas")
+    assert axpy.blas_axpy_available()
+    assert set(axpy._AXPY) == {np.dtype(np.float32), np.dtype(np.float64)}
+
+
+def test_blas_axpy_can_be_switched_off_and_is_checked_before_use():
+    env = dict(os.environ, TINYGRAD_NP_BLAS="0")
+    code = "from tinygrad_np.optim import axpy; print(axpy.blas_axpy_available())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    # a function that does not compute y <- a x + y is rejected by the import-time check
+    assert not axpy._works(lambda n, a, x, incx, y, incy: None, np.dtype(np.float32))
+    if axpy.blas_axpy_available():
+        assert all(axpy._works(fn, dtype) for dtype, fn in axpy._AXPY.items())
 
 
 def test_no_graph_growth_in_a_training_loop():

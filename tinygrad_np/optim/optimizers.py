@@ -1,8 +1,9 @@
 """First-order optimizers: ``SGD`` (momentum, Nesterov), ``Adam`` and ``AdamW``, PyTorch semantics.
 
-Updates are written with in-place NumPy ufuncs on ``p.data`` (no graph, no new arrays: a
-parameter's array keeps its identity and dtype; float32 stays float32 because every scalar
-is a Python float). Parameters whose ``.grad`` is None are skipped. Gradients are only read,
+Updates are written with in-place NumPy ufuncs on ``p.data`` (no graph: a parameter's array
+keeps its identity and dtype; float32 stays float32 because every scalar is a Python float).
+The last step of every update, ``p -= η d``, is one BLAS axpy pass for large arrays (``axpy.py``).
+Parameters whose ``.grad`` is None are skipped. Gradients are only read,
 never written (the engine may hand the same gradient array to several tensors).
 
 ``state_dict()`` is flat -- ``{str: np.ndarray}``, scalars as 0-d arrays -- so it can be saved
@@ -20,6 +21,7 @@ import numpy as np
 
 from ..nn.module import check_state_keys, raise_key_error
 from ..tensor import Tensor
+from .axpy import sub_scaled_
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
 
@@ -231,7 +233,7 @@ class SGD(Optimizer):
     def _update(self, i: int, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
         mu, wd = self.momentum, self.weight_decay
         if mu == 0.0 and wd == 0.0:  # plain SGD: p -= η g
-            p -= g * self._lr  # a fresh temporary: malloc hands back memory that is still in cache
+            sub_scaled_(p, self._lr, g)  # one pass (BLAS axpy) for large arrays, see axpy.py
             return
         tmp = self._tmp(p)
         d = g
@@ -260,11 +262,7 @@ class SGD(Optimizer):
                 d = tmp
             else:
                 d = buf
-        if d is tmp:  # p -= η d
-            tmp *= self._lr
-        else:
-            np.multiply(d, self._lr, out=tmp)
-        p -= tmp
+        sub_scaled_(p, self._lr, d)  # p -= η d
 
 
 class Adam(Optimizer):
@@ -338,8 +336,7 @@ class Adam(Optimizer):
         tmp /= math.sqrt(bias2)
         tmp += self.eps
         np.divide(m, tmp, out=tmp)
-        tmp *= lr / bias1
-        p -= tmp
+        sub_scaled_(p, lr / bias1, tmp)  # p -= η / (1 - β₁ᵗ) · m / (...)
 
 
 class AdamW(Adam):
