@@ -57,6 +57,14 @@ class TinygradNP(Contender):
         self.model.load_reference_params([p.copy() for p in self.init])
         self.opt = SGD(self.model.parameters(), lr=self.lr)
 
+    def gradients(self, xb: np.ndarray, yb: np.ndarray) -> list[np.ndarray]:
+        """The loss gradients of one batch at the current weights, in the reference's layout
+        ``[dW1, db1, ...]`` (no update)."""
+        loss = self.model.loss(tg.Tensor(xb), yb)
+        self.opt.zero_grad()
+        loss.backward()
+        return [p.grad.data.copy() for p in self.model.param_list()]
+
     def step(self, xb: np.ndarray, yb: np.ndarray) -> float:
         loss = self.model.loss(tg.Tensor(xb), yb)
         self.opt.zero_grad()

@@ -8,8 +8,8 @@ MLP: one node object per op with ``__slots__``, VJPs in bare NumPy, an iterative
 sort, gradients summed per tensor, and nothing else -- no modules, no registry, no shape, dtype
 or anomaly checks, no higher-order gradients. It does the same NumPy work as tinygrad_np
 (fused linear op with the bias VJP as ``1ᵀ g``, the same fused cross-entropy arithmetic, plain
-SGD), so its time over the hand-derived NumPy reference is the cost of recording a graph and
-walking it back, and nothing more: a floor for tinygrad_np's own ratio.
+SGD with the same one-pass update), so its time over the hand-derived NumPy reference is the
+cost of recording a graph and walking it back, and nothing more: a floor for tinygrad_np's own ratio.
 
 It is *not* part of the framework and is not used by it; tests check that it trains to the
 reference's weights, so the comparison is between equal computations.
@@ -33,6 +33,7 @@ import numpy as np
 
 from mnist import reference
 from tinygrad_np.ops.nn import row_max, row_sum
+from tinygrad_np.optim.axpy import sub_scaled_
 
 from . import contenders as C
 from .report import atomic_write_text
@@ -147,7 +148,7 @@ class FloorEngine:
             p.grad = None
         backward(loss)
         for p in P:
-            p.data -= p.grad * self.lr
+            sub_scaled_(p.data, self.lr, p.grad)  # p -= lr g, in one BLAS pass as tinygrad_np's SGD
         return float(loss.data)
 
     def weights(self) -> list[np.ndarray]:

@@ -79,10 +79,13 @@ def peak_gemm_gflops(n: int = 2048, repeats: int = 3, dtype: Any = np.float32) -
 
 
 def machine_info() -> dict[str, Any]:
+    from tinygrad_np.optim.axpy import blas_axpy_available
+
     return {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "platform": platform.platform(),
         "blas": blas_info(),
+        "optim_blas_axpy": blas_axpy_available(),  # tinygrad_np's optimizers update in one BLAS pass
         "versions": versions(),
     }

@@ -29,7 +29,8 @@ def epoch_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"Machine: {m['cpu']}, {m['cores']} cores, BLAS {m['blas'].get('library')} "
         f"({m['blas'].get('threads')} threads), NumPy {m['versions']['numpy']}, "
-        f"PyTorch {m['versions']['torch']}; peak float32 GEMM {report['peak_gemm_gflops']:.1f} GFLOP/s.",
+        f"PyTorch {m['versions']['torch']}; peak float32 GEMM {report['peak_gemm_gflops']:.1f} GFLOP/s; "
+        f"tinygrad_np's optimizer update {'one BLAS axpy pass' if m.get('optim_blas_axpy') else 'NumPy'}.",
         f"Data: {report['settings']['samples']:,} {report['settings']['data']} samples; "
         f"{report['settings']['reps']} repetitions after warm-up, contenders taking turns in blocks of "
         f"{report['settings'].get('block', 'whole epochs of')} samples.",
@@ -43,16 +44,20 @@ def epoch_markdown(report: dict[str, Any]) -> str:
                          f"{c['max_s']:.3f} | {c['ratio_to_reference']:.2f} | {c['ratio_to_gemm_bound']:.2f} |")
         lines.append(f"| {r['arch']} | {r['batch']} | physical bound ({r['flops'] / 1e9:.1f} GFLOP at peak) | "
                      f"{r['physical_bound_s']:.3f} | | | | |")
-    lines += ["", "tinygrad_np time split (one epoch, seconds) and traced NumPy memory:", "",
-              "| arch | batch | data | forward | backward | optimizer | peak mem tinygrad_np | peak mem hand NumPy "
-              "| growth over 3 epochs |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += ["", "tinygrad_np time split (one epoch, seconds), traced NumPy memory, and agreement with the "
+              "hand-derived reference (one batch's gradients at the initial weights; weights after the first epoch):",
+              "", "| arch | batch | data | forward | backward | optimizer | peak mem tinygrad_np | peak mem hand NumPy "
+              "| growth over 3 epochs | max abs grad diff | max abs weight diff |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in report["results"]:
         p, mem = r["tinygrad_phases_s"], r["memory"]
         tg = mem.get("tinygrad_np", {})
         ref = mem.get(report["baseline"], {})
+        dw = r["contenders"].get("tinygrad_np", {}).get("max_weight_diff_vs_reference")
         lines.append(f"| {r['arch']} | {r['batch']} | {p['data']:.3f} | {p['forward']:.3f} | {p['backward']:.3f} | "
                      f"{p['optimizer']:.3f} | {_mib(tg.get('peak_bytes', 0))} | {_mib(ref.get('peak_bytes', 0))} | "
-                     f"{tg.get('growth_bytes', 0) / 1024:.1f} KiB |")
+                     f"{tg.get('growth_bytes', 0) / 1024:.1f} KiB | {r.get('max_grad_diff_vs_reference', float('nan')):.1e} | "
+                     f"{'-' if dw is None else f'{dw:.1e}'} |")
     return "\n".join(lines) + "\n"
 
 

@@ -25,6 +25,7 @@ def test_quick_run_writes_json_markdown_png(quick_report):
     assert on_disk["benchmark"] == "epoch_time"
     for key in ("cpu", "cores", "blas", "versions"):
         assert key in on_disk["machine"]
+    assert isinstance(on_disk["machine"]["optim_blas_axpy"], bool)
     assert {"library", "threads"} <= set(on_disk["machine"]["blas"])
     assert on_disk["peak_gemm_gflops"] > 0
     (r,) = on_disk["results"]
@@ -51,6 +52,14 @@ def test_contenders_train_the_same_model(quick_report):
     for name, c in report["results"][0]["contenders"].items():
         if c["max_weight_diff_vs_reference"] is not None:
             assert c["max_weight_diff_vs_reference"] < 1e-4, name
+
+
+def test_autograd_gradients_equal_the_hand_derived_ones(quick_report):
+    """The harness checks one batch's gradients (autograd vs the reference's formulas) at the
+    shared initial weights: equal to float32 rounding."""
+    _, report = quick_report
+    diff = report["results"][0]["max_grad_diff_vs_reference"]
+    assert 0.0 <= diff < 1e-6
 
 
 def test_memory_does_not_grow_between_epochs(quick_report):
