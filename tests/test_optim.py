@@ -213,7 +213,7 @@ def test_sub_scaled_matches_numpy_to_rounding(dtype, shape):
 
 
 def test_sub_scaled_falls_back_to_numpy_exactly(monkeypatch):
-    """Whatever BLAS cannot take (strided, small, overlapping, lr = 0, no BLAS) is NumPy's own
+    """Whatever BLAS cannot take (strided, small, unaligned, overlapping, lr = 0, no BLAS) is NumPy's own
     ``p -= d * lr``, bit for bit -- including NaN propagation at lr = 0."""
     rng = np.random.default_rng(4)
     big = rng.standard_normal((200, 200)).astype(np.float32)
@@ -228,6 +228,14 @@ def test_sub_scaled_falls_back_to_numpy_exactly(monkeypatch):
         axpy.sub_scaled_(p, lr, d)
         np.testing.assert_array_equal(p, expected)
     assert np.all(np.isnan(cases[2][0]))  # NaN · 0 is NaN, as in NumPy (a BLAS may skip alpha = 0)
+    raw = np.zeros(4 * axpy.MIN_SIZE + 1, np.uint8)
+    p = raw[1:].view(np.float32)  # not aligned to 4 bytes
+    p[:] = rng.standard_normal(axpy.MIN_SIZE)
+    d = rng.standard_normal(axpy.MIN_SIZE).astype(np.float32)
+    assert not p.flags.aligned
+    expected = two_roundings(p, 0.1, d)
+    axpy.sub_scaled_(p, 0.1, d)
+    np.testing.assert_array_equal(p, expected)
     overlap = rng.standard_normal(2 * axpy.MIN_SIZE + 1).astype(np.float32)
     p, d = overlap[1:axpy.MIN_SIZE + 1], overlap[:axpy.MIN_SIZE]  # d overlaps p, shifted by one
     expected = two_roundings(p, 0.5, d)

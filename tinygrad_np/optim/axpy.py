@@ -10,7 +10,7 @@ NumPy has no public axpy, but its wheels (Linux, Windows, macOS on Intel) bundle
 its ILP64 build exports ``scipy_cblas_saxpy64_`` / ``scipy_cblas_daxpy64_``. At import this module
 looks for that library beside NumPy, loads it with ``ctypes`` (the same copy NumPy uses, so
 the same thread pool), and checks both functions on an array whose result is exact. It is used
-for contiguous float32/float64 arrays of at least ``MIN_SIZE`` elements that do not overlap;
+for contiguous, aligned float32/float64 arrays of at least ``MIN_SIZE`` elements that do not overlap;
 anything else -- another BLAS (conda, Accelerate), small or strided arrays, ``lr == 0``, or the
 environment variable ``TINYGRAD_NP_BLAS=0`` -- takes the NumPy expression. The two agree to
 rounding: axpy may fuse the multiply and add (one rounding instead of two).
@@ -80,8 +80,10 @@ def blas_axpy_available() -> bool:
 def sub_scaled_(p: np.ndarray, lr: float, d: np.ndarray) -> None:
     """p ← p − lr·d, in place (``p`` keeps its identity; ``d`` is only read)."""
     fn = _AXPY.get(p.dtype) if p.size >= MIN_SIZE and lr != 0.0 else None
-    if (fn is not None and d.dtype == p.dtype and d.shape == p.shape and p.flags.c_contiguous
-            and d.flags.c_contiguous and p.flags.writeable and not np.may_share_memory(p, d)):
-        fn(p.size, -lr, d.ctypes.data, 1, p.ctypes.data, 1)
-    else:
-        p -= d * lr
+    if fn is not None and d.dtype == p.dtype and d.shape == p.shape:
+        pf, df = p.flags, d.flags
+        if (pf.c_contiguous and df.c_contiguous and pf.aligned and df.aligned and pf.writeable
+                and not np.may_share_memory(p, d)):
+            fn(p.size, -lr, d.ctypes.data, 1, p.ctypes.data, 1)
+            return
+    p -= d * lr
