@@ -54,10 +54,10 @@ def epoch_markdown(report: dict[str, Any]) -> str:
         tg = mem.get("tinygrad_np", {})
         ref = mem.get(report["baseline"], {})
         dw = r["contenders"].get("tinygrad_np", {}).get("max_weight_diff_vs_reference")
+        dg = r.get("max_grad_diff_vs_reference", float("nan"))
         lines.append(f"| {r['arch']} | {r['batch']} | {p['data']:.3f} | {p['forward']:.3f} | {p['backward']:.3f} | "
                      f"{p['optimizer']:.3f} | {_mib(tg.get('peak_bytes', 0))} | {_mib(ref.get('peak_bytes', 0))} | "
-                     f"{tg.get('growth_bytes', 0) / 1024:.1f} KiB | {r.get('max_grad_diff_vs_reference', float('nan')):.1e} | "
-                     f"{'-' if dw is None else f'{dw:.1e}'} |")
+                     f"{tg.get('growth_bytes', 0) / 1024:.1f} KiB | {dg:.1e} | {'-' if dw is None else f'{dw:.1e}'} |")
     return "\n".join(lines) + "\n"
 
 
