@@ -7,7 +7,8 @@ the update is a large share of a training step, so the saved pass is measurable
 (``benchmarks/README.md``).
 
 NumPy has no public axpy, but its wheels (Linux, Windows, macOS on Intel) bundle OpenBLAS, and
-its ILP64 build exports ``scipy_cblas_saxpy64_`` / ``scipy_cblas_daxpy64_``. At import this module
+its ILP64 build exports ``scipy_cblas_saxpy64_`` / ``scipy_cblas_daxpy64_`` (NumPy 1.x:
+``cblas_saxpy64_``). At import this module
 looks for that library beside NumPy, loads it with ``ctypes`` (the same copy NumPy uses, so
 the same thread pool), and checks both functions on an array whose result is exact. It is used
 for contiguous, aligned float32/float64 arrays of at least ``MIN_SIZE`` elements that do not overlap;
@@ -32,6 +33,7 @@ MIN_SIZE = 16384
 _CANDIDATES = (
     ("*scipy_openblas64*", "scipy_cblas_saxpy64_", "scipy_cblas_daxpy64_", ctypes.c_int64),
     ("*scipy_openblas32*", "scipy_cblas_saxpy", "scipy_cblas_daxpy", ctypes.c_int32),
+    ("*openblas64_*", "cblas_saxpy64_", "cblas_daxpy64_", ctypes.c_int64),  # NumPy 1.x wheels
 )
 
 
