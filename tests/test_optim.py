@@ -249,7 +249,7 @@ def test_sub_scaled_falls_back_to_numpy_exactly(monkeypatch):
 
 def test_blas_axpy_is_found_when_numpy_bundles_openblas():
     """NumPy's wheels ship OpenBLAS beside the package (2.x: scipy-openblas, 1.26: openblas64_):
-    then the one-pass update is in use (checked on this machine's NumPy; 1.26.4 checked by hand too)."""
+    then the one-pass update is in use."""
     here = os.path.dirname(np.__file__)
     bundled = [p for d in (os.path.join(here, "..", "numpy.libs"), os.path.join(here, ".dylibs"))
                for pattern in ("*scipy_openblas*", "*openblas64_*") for p in glob.glob(os.path.join(d, pattern))]
