@@ -153,13 +153,12 @@ def bench_config(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray,
             "max_weight_diff_vs_reference": agreement.get(name),
         }
     tgc = next(c for c in racers if c.name == C.TinygradNP.name)
-    tgc.reset()  # one batch's gradients at the initial weights: autograd vs the hand-derived formulas
+    tgc.reset()  # one batch's gradients at the initial weights (no update): autograd vs the hand-derived formulas
     idx = rng.permutation(len(X))[:batch]
     xb, yb = np.take(X, idx, axis=0), np.take(y, idx)
     ref_grads = reference.loss_and_grads([p.copy() for p in tgc.init], xb, yb)[1]
     result["max_grad_diff_vs_reference"] = max(float(np.max(np.abs(a - b)))
                                                for a, b in zip(tgc.gradients(xb, yb), ref_grads))
-    tgc.reset()
     result["tinygrad_phases_s"] = tgc.epoch_phases(rng.permutation(len(X)))
     mem_order = rng.permutation(len(X))
     result["memory"] = {c.name: traced_memory(c, mem_order) for c in racers if c.name in (BASELINE, tgc.name)}

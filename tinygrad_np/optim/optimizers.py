@@ -232,15 +232,11 @@ class SGD(Optimizer):
 
     def _update(self, i: int, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
         mu, wd = self.momentum, self.weight_decay
-        if mu == 0.0 and wd == 0.0:  # plain SGD: p -= η g
-            sub_scaled_(p, self._lr, g)  # one pass (BLAS axpy) for large arrays, see axpy.py
-            return
-        tmp = self._tmp(p)
         d = g
         if wd != 0.0:  # d = g + λ p
-            np.multiply(p, wd, out=tmp)
-            tmp += g
-            d = tmp
+            d = self._tmp(p)
+            np.multiply(p, wd, out=d)
+            d += g
         if mu != 0.0:
             buf = state.get("momentum")
             if buf is None:  # b = d
@@ -252,17 +248,13 @@ class SGD(Optimizer):
                 else:
                     buf += d * (1.0 - self.dampening)
             if self.nesterov:  # d = d + μ b
-                if d is tmp:
-                    tmp2 = self._tmp(p, 1)
-                    np.multiply(buf, mu, out=tmp2)
-                    tmp += tmp2
-                else:
-                    np.multiply(buf, mu, out=tmp)
-                    tmp += d
-                d = tmp
+                step = self._tmp(p, 1)
+                np.multiply(buf, mu, out=step)
+                step += d
+                d = step
             else:
                 d = buf
-        sub_scaled_(p, self._lr, d)  # p -= η d
+        sub_scaled_(p, self._lr, d)  # p -= η d (plain SGD: d = g; one BLAS pass for large arrays)
 
 
 class Adam(Optimizer):
