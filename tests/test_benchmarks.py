@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +12,8 @@ import tinygrad_np as tg
 from benchmarks import contenders as C
 from benchmarks import epoch_time, op_overhead
 from mnist import reference
+
+ROOT_DIR = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +150,47 @@ def test_engine_floor_quick_run_writes_results(tmp_path):
     on_disk = json.loads((tmp_path / "engine_floor.json").read_text())
     assert on_disk["results"][0]["batch"] == 64
     assert "floor engine" in (tmp_path / "engine_floor.md").read_text()
+
+
+def test_ab_versions_null_run_trains_both_versions_alike(tmp_path):
+    """WORKTREE against itself: two separately imported copies of the package train to the same
+    weights (and to the reference's, up to float32 rounding); the report is well formed."""
+    from benchmarks import ab_versions
+
+    out = tmp_path / "ab.json"
+    report = ab_versions.main(["WORKTREE", "WORKTREE", "--arch", "784-16-10", "--batch", "16,32", "--blocks", "3",
+                               "--steps", "3", "--data", "synthetic", "--samples", "256", "--json", str(out)])
+    assert json.loads(out.read_text()) == report
+    assert [r["batch"] for r in report["results"]] == [16, 32]
+    for r in report["results"]:
+        assert set(r["contenders"]) == {"reference", "A", "B"}
+        assert r["contenders"]["reference"]["ratio_to_reference"] == pytest.approx(1.0)
+        assert all(c["median_step_s"] > 0 for c in r["contenders"].values())
+        lo, hi = r["b_over_a"]["ci95"]
+        assert 0 < lo <= r["b_over_a"]["median"] <= hi
+        assert r["same_weights"] is True
+        assert r["max_weight_diff_vs_reference"] < 1e-5
+
+
+def test_ab_versions_imports_each_version_under_its_own_name(tmp_path):
+    from benchmarks import ab_versions
+
+    copy = ab_versions.import_as("tinygrad_np_probe", ab_versions.export_package("WORKTREE", tmp_path))
+    assert copy is not tg and copy.Tensor is not tg.Tensor
+    assert copy.autograd.__name__ == "tinygrad_np_probe.autograd"
+    x = copy.Tensor(np.array([1.5, -2.0]), requires_grad=True)
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0, -4.0])
+    again = ab_versions.import_as("tinygrad_np_probe", ab_versions.export_package("WORKTREE", tmp_path / "2"))
+    assert again.Tensor is not copy.Tensor  # a re-import does not reuse the first copy's submodules
+
+
+@pytest.mark.skipif(not (ROOT_DIR / ".git").exists() or shutil.which("git") is None,
+                    reason="needs a git checkout")
+def test_ab_versions_exports_a_git_revision_and_names_a_bad_one(tmp_path):
+    from benchmarks import ab_versions
+
+    pkg = ab_versions.export_package("HEAD", tmp_path)
+    assert (pkg / "autograd.py").is_file() and (pkg / "ops" / "linalg.py").is_file()
+    with pytest.raises(SystemExit, match="no-such-revision"):
+        ab_versions.export_package("no-such-revision", tmp_path / "bad")
