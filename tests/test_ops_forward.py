@@ -246,6 +246,25 @@ def _grad(f, *arrays, upstream=None):
     return [x.grad.data for x in xs]
 
 
+@pytest.mark.parametrize("name", ["relu", "tanh", "sigmoid"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_activation_forward_into_out_is_the_same_as_a_new_array(name, dtype):
+    """The fused linear op passes its fresh product as ``out``: the activation must write there,
+    return it, and compute exactly what it computes into a new array (extremes, -0.0, NaN too)."""
+    from tinygrad_np.ops.linalg import LINEAR_ACTIVATIONS
+
+    assert name in LINEAR_ACTIVATIONS
+    a = (np.random.default_rng(4).standard_normal((9, 6)) * 40).astype(dtype)
+    a[0] = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-30]
+    fresh = OPS[name]().forward(a)
+    buf = a.copy()
+    written = OPS[name]().forward(buf, out=buf)
+    assert written is buf and written.dtype == dtype
+    np.testing.assert_array_equal(written, fresh)
+    assert np.array_equal(np.signbit(written), np.signbit(fresh))
+    np.testing.assert_allclose(fresh[1:], NUMPY_REF[name](a[1:].astype(np.float64)), rtol=1e-6, atol=1e-30)
+
+
 def test_relu_subgradient_at_zero_is_zero():
     (g,) = _grad(lambda x: x.relu(), [-1.0, 0.0, 2.0], upstream=np.array([3.0, 5.0, 7.0]))
     np.testing.assert_array_equal(g, [0.0, 0.0, 7.0])

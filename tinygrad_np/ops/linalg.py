@@ -42,7 +42,8 @@ class MatMul(Op):
         return ga, gb
 
 
-#: The activations ``linear`` can apply in the same op: registry ops whose VJP reads only g and y.
+#: The activations ``linear`` can apply in the same op: registry ops whose VJP reads only g and y
+#: and whose forward takes ``out=`` (it writes y over the fresh product).
 LINEAR_ACTIVATIONS = ("relu", "tanh", "sigmoid")
 
 
@@ -66,7 +67,7 @@ class Linear(Op):
         if activation not in LINEAR_ACTIVATIONS:
             raise ValueError(f"linear: activation must be None or one of {LINEAR_ACTIVATIONS}, got {activation!r}")
         self.act = OPS[activation]()  # the activation op itself: its forward here, its VJP in backward
-        return self.act.forward(y)
+        return self.act.forward(y, out=y)  # in place: y is our fresh product, and act's VJP needs only its output
 
     @property
     def name(self) -> str:
