@@ -32,9 +32,10 @@ class Contender:
     name = "?"
 
     def __init__(self, sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, lr: float = 0.05,
-                 seed: int = 0) -> None:
+                 seed: int = 0, params: Sequence[np.ndarray] | None = None) -> None:
+        """``params`` (reference layout, copied) replaces the seeded initial weights."""
         self.sizes, self.batch, self.X, self.y, self.lr = list(sizes), batch, X, y, lr
-        self.init = initial_params(sizes, seed)
+        self.init = initial_params(sizes, seed) if params is None else [np.array(p, copy=True) for p in params]
         self.reset()
 
     def reset(self) -> None:  # pragma: no cover - interface

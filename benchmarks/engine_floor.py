@@ -16,8 +16,11 @@ reference's weights, so the comparison is between equal computations.
 
 Method: the reference, tinygrad_np and the floor engine run in one process on the same batches,
 taking turns every ``--steps`` training steps (in a random order each block), for ``--blocks``
-blocks; reported are the median time per step and the median of the paired per-block ratios to
-the reference, with the interquartile range.
+blocks; before each block every contender is rebuilt on fresh copies of its current weights, so
+memory placement is re-drawn (kept for the whole run, it biased even identical contenders by up
+to 2.5%; see ``ab_versions``), and the block's first step is not timed. Reported: the median
+time per step and the median of the paired per-block ratios to the reference, with the
+interquartile range.
 """
 from __future__ import annotations
 
@@ -155,25 +158,39 @@ class FloorEngine:
         return [p.data for p in self.params]
 
 
-def steppers(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, lr: float
-             ) -> list[tuple[str, Callable[[np.ndarray, np.ndarray], float]]]:
-    """(name, step(xb, yb)) for the reference, tinygrad_np and the floor engine, same initial weights."""
-    init = C.initial_params(sizes)
-    ref_params = [p.copy() for p in init]
+Step = Callable[[np.ndarray, np.ndarray], float]
 
-    def reference_step(xb, yb):
-        value, grads = reference.loss_and_grads(ref_params, xb, yb)
-        reference.sgd_step(ref_params, grads, lr)
-        return value
 
-    tiny = C.TinygradNP(sizes, batch, X, y, lr=lr)
-    floor = FloorEngine(init, lr)
-    return [(C.HandNumPy.name, reference_step), (C.TinygradNP.name, tiny.step), ("floor engine", floor.step)]
+def builders(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, lr: float
+             ) -> list[tuple[str, Callable[[], Step]]]:
+    """(name, build) for the reference, tinygrad_np and the floor engine, same initial weights.
+    ``build()`` returns a step function on fresh copies of the contender's current weights."""
+    state = {"reference": [p.copy() for p in C.initial_params(sizes)],
+             "floor": FloorEngine(C.initial_params(sizes), lr), "tiny": C.TinygradNP(sizes, batch, X, y, lr=lr)}
+
+    def reference_step() -> Step:
+        params = state["reference"] = [p.copy() for p in state["reference"]]
+
+        def step(xb, yb):
+            value, grads = reference.loss_and_grads(params, xb, yb)
+            reference.sgd_step(params, grads, lr)
+            return value
+        return step
+
+    def tiny_step() -> Step:
+        state["tiny"] = C.TinygradNP(sizes, batch, X, y, lr=lr, params=state["tiny"].weights())
+        return state["tiny"].step
+
+    def floor_step() -> Step:
+        state["floor"] = FloorEngine(state["floor"].weights(), lr)
+        return state["floor"].step
+
+    return [(C.HandNumPy.name, reference_step), (C.TinygradNP.name, tiny_step), ("floor engine", floor_step)]
 
 
 def measure(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, *, blocks: int, steps: int,
             lr: float = 0.05, seed: int = 0) -> dict:
-    racers = steppers(sizes, batch, X, y, lr)
+    racers = builders(sizes, batch, X, y, lr)
     order = np.random.default_rng(seed).permutation(len(X))
     n_batches = len(X) // batch
     times: dict[str, list[float]] = {name: [] for name, _ in racers}
@@ -184,9 +201,11 @@ def measure(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, *, b
         data = [(np.take(X, order[k * batch:(k + 1) * batch], axis=0), np.take(y, order[k * batch:(k + 1) * batch]))
                 for k in picks]
         for i in shuffle.permutation(len(racers)):  # a random order: no contender always follows the same one
-            name, step = racers[i]
+            name, build = racers[i]
+            step = build()  # fresh arrays every block: memory placement is re-drawn (see ab_versions)
+            step(*data[0])  # untimed: the new arrays' first touch
             t = time.perf_counter()
-            for xb, yb in data:
+            for xb, yb in data[1:]:
                 step(xb, yb)
             if blk:
                 times[name].append(time.perf_counter() - t)
@@ -196,7 +215,7 @@ def measure(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, *, b
     for name, ts in times.items():
         r = np.array(ts) / base
         out["contenders"][name] = {
-            "us_per_step": statistics.median(ts) / steps * 1e6,
+            "us_per_step": statistics.median(ts) / (steps - 1) * 1e6,
             "ratio_to_reference": float(np.median(r)),
             "ratio_iqr": [float(np.percentile(r, 25)), float(np.percentile(r, 75))],
         }
@@ -220,11 +239,14 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     p.add_argument("--arch", default="784-128-64-10", help="layer sizes joined by '-' (default: %(default)s)")
     p.add_argument("--batch", default="32,128,512", help="comma-separated batch sizes (default: %(default)s)")
     p.add_argument("--blocks", type=int, default=150, help="timed blocks per batch size (default: %(default)s)")
-    p.add_argument("--steps", type=int, default=20, help="training steps per block (default: %(default)s)")
+    p.add_argument("--steps", type=int, default=20, help="training steps per block, the first untimed "
+                                                          "(default: %(default)s)")
     p.add_argument("--data", choices=("auto", "mnist", "synthetic"), default="auto")
     p.add_argument("--samples", type=int, default=60000)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="results directory")
     args = p.parse_args(argv)
+    if args.steps < 2 or args.blocks < 1:
+        p.error("--steps must be >= 2 and --blocks >= 1")
     from .epoch_time import load_data  # the same data as the epoch benchmark
 
     X, y, kind = load_data(args.data, args.samples)

@@ -194,3 +194,20 @@ def test_ab_versions_exports_a_git_revision_and_names_a_bad_one(tmp_path):
     assert (pkg / "autograd.py").is_file() and (pkg / "ops" / "linalg.py").is_file()
     with pytest.raises(SystemExit, match="no-such-revision"):
         ab_versions.export_package("no-such-revision", tmp_path / "bad")
+
+
+def test_engine_floor_rebuilt_contenders_train_on_where_they_were():
+    """Rebuilding a contender on fresh arrays (every block) must not change its training."""
+    from benchmarks import engine_floor
+
+    rng = np.random.default_rng(6)
+    X, y = rng.random((128, 784), dtype=np.float32), rng.integers(0, 10, 128)
+    sizes = [784, 16, 10]
+    batches = [(X[k:k + 32], y[k:k + 32]) for k in range(0, 128, 32)]
+    rebuilt, kept = engine_floor.builders(sizes, 32, X, y, 0.1), engine_floor.builders(sizes, 32, X, y, 0.1)
+    for (name, build), (_, build_once) in zip(rebuilt, kept):
+        losses_rebuilt = [build()(xb, yb) for xb, yb in batches]  # new arrays before every step
+        step = build_once()
+        losses_kept = [step(xb, yb) for xb, yb in batches]
+        assert losses_rebuilt == losses_kept, name
+        assert losses_kept[-1] != losses_kept[0], name
