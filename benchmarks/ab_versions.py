@@ -9,13 +9,13 @@ package is exported into a temporary directory and imported under its own name
 (``tinygrad_np_a``, ``tinygrad_np_b``; the package imports itself only relatively), so both run in
 one process on the same batches, next to the hand-derived NumPy reference of ``mnist/``.
 
-Method: the three train the benchmark's MLP (``nn.Sequential`` of ``Linear``/``ReLU``,
-``cross_entropy``, ``optim.SGD``) and take turns in blocks of ``--steps`` training steps, in a
-random order per block. **Before every block each contender is rebuilt on fresh copies of its
-current weights**, so its arrays land at new addresses: with the arrays kept for the whole run,
-memory placement alone moved the ratio of two *identical* versions by up to 2.5% in either
-direction, with a tight confidence interval (a bias, not noise), on this project's VM. The first
-step of a block is not timed. Reported per batch size: the median time per step, the median
+Method (``blockrace``): the three train the benchmark's MLP (``nn.Sequential`` of
+``Linear``/``ReLU``, ``cross_entropy``, ``optim.SGD``) and take turns in blocks of ``--steps``
+training steps, in a random order per block. **Before every block each contender is rebuilt on
+fresh copies of its current weights**, so its arrays land at new addresses: with the arrays kept
+for the whole run, memory placement alone moved the ratio of two *identical* versions by up to
+2.5% in either direction, with a tight confidence interval (a bias, not noise), on this
+project's VM. The first step of a block is not timed. Reported per batch size: the median time per step, the median
 per-block ratio to the reference, and B/A (median of the per-block ratios) with a bootstrap 95%
 interval of that median. A and B get the same batches from the same initial weights, so their
 final weights are identical when both versions compute the same thing; the report says whether
@@ -32,15 +32,15 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from mnist import reference
 
+from . import blockrace
 from .epoch_time import load_data
 from .report import atomic_write_text
 
@@ -82,7 +82,7 @@ def import_as(name: str, package_dir: Path) -> ModuleType:
     return module
 
 
-Step = Callable[[np.ndarray, np.ndarray], None]
+Step = blockrace.Step
 
 
 def reference_step(params: list[np.ndarray], lr: float) -> Step:
@@ -120,30 +120,18 @@ def race(versions: dict[str, ModuleType], sizes: Sequence[int], batch: int, X: n
     """The reference and each version in ``versions`` taking turns, rebuilt before every block."""
     init = reference.init_params(sizes, np.random.default_rng(seed), dtype=np.float32)
     weights = {name: [p.copy() for p in init] for name in ["reference", *versions]}
-    times: dict[str, list[float]] = {name: [] for name in weights}
-    rng = np.random.default_rng(seed + 1)
-    order = rng.permutation(len(X))
-    n_batches = max(1, len(X) // batch)
 
-    def build(name: str) -> Step:
-        if name == "reference":
-            weights[name] = [p.copy() for p in weights[name]]
-            return reference_step(weights[name], lr)
-        step, weights[name] = tinygrad_step(versions[name], weights[name], lr)
-        return step
+    def builder(name: str) -> blockrace.Build:
+        def build() -> blockrace.Step:
+            if name == "reference":
+                weights[name] = [p.copy() for p in weights[name]]
+                return reference_step(weights[name], lr)
+            step, weights[name] = tinygrad_step(versions[name], weights[name], lr)
+            return step
+        return build
 
-    for blk in range(blocks + 1):  # block 0 warms up, untimed
-        picks = [order[(k % n_batches) * batch:(k % n_batches + 1) * batch] for k in range(blk * steps, (blk + 1) * steps)]
-        data = [(np.take(X, idx, axis=0), np.take(y, idx)) for idx in picks]
-        for name in rng.permutation(list(weights)):
-            step = build(name)
-            step(*data[0])  # untimed: the new arrays' first touch
-            t = time.perf_counter()
-            for xb, yb in data[1:]:
-                step(xb, yb)
-            if blk:
-                times[name].append((time.perf_counter() - t) / (len(data) - 1))
-
+    times = blockrace.race([(name, builder(name)) for name in weights], X, y, batch, blocks=blocks, steps=steps,
+                           seed=seed + 1)
     base = np.array(times["reference"])
     result: dict[str, Any] = {"arch": "-".join(map(str, sizes)), "batch": batch, "blocks": blocks,
                               "steps_per_block": steps, "contenders": {}}
@@ -184,18 +172,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("a", help="version A: a git revision or WORKTREE")
     p.add_argument("b", help="version B: a git revision or WORKTREE")
-    p.add_argument("--arch", default="784-128-64-10", help="layer sizes joined by '-' (default: %(default)s)")
-    p.add_argument("--batch", default="128", help="comma-separated batch sizes (default: %(default)s)")
-    p.add_argument("--blocks", type=int, default=300, help="timed blocks per batch size (default: %(default)s)")
-    p.add_argument("--steps", type=int, default=11, help="training steps per block, the first untimed "
-                                                         "(default: %(default)s)")
-    p.add_argument("--data", choices=("auto", "mnist", "synthetic"), default="auto")
-    p.add_argument("--samples", type=int, default=60000, help="training samples to draw batches from")
+    blockrace.add_race_arguments(p, batch="128", blocks=300, steps=11)
     p.add_argument("--json", type=Path, default=None, help="also write the report as JSON to this file")
-    args = p.parse_args(argv)
-    if args.steps < 2 or args.blocks < 1:
-        p.error("--steps must be >= 2 and --blocks >= 1")
-    return args
+    return blockrace.parse_race_arguments(p, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:

@@ -14,13 +14,11 @@ cost of recording a graph and walking it back, and nothing more: a floor for tin
 It is *not* part of the framework and is not used by it; tests check that it trains to the
 reference's weights, so the comparison is between equal computations.
 
-Method: the reference, tinygrad_np and the floor engine run in one process on the same batches,
-taking turns every ``--steps`` training steps (in a random order each block), for ``--blocks``
-blocks; before each block every contender is rebuilt on fresh copies of its current weights, so
-memory placement is re-drawn (kept for the whole run, it biased even identical contenders by up
-to 2.5%; see ``ab_versions``), and the block's first step is not timed. Reported: the median
-time per step and the median of the paired per-block ratios to the reference, with the
-interquartile range.
+Method (``blockrace``): the reference, tinygrad_np and the floor engine run in one process on the
+same batches, taking turns every ``--steps`` training steps (in a random order each block), for
+``--blocks`` blocks, each rebuilt on fresh copies of its current weights before every block (memory
+placement re-drawn) with the block's first step untimed. Reported: the median time per step and
+the median of the paired per-block ratios to the reference, with the interquartile range.
 """
 from __future__ import annotations
 
@@ -28,9 +26,8 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -38,6 +35,7 @@ from mnist import reference
 from tinygrad_np.ops.nn import row_max, row_sum
 from tinygrad_np.optim.axpy import sub_scaled_
 
+from . import blockrace
 from . import contenders as C
 from .report import atomic_write_text
 
@@ -158,11 +156,11 @@ class FloorEngine:
         return [p.data for p in self.params]
 
 
-Step = Callable[[np.ndarray, np.ndarray], float]
+Step = blockrace.Step
 
 
 def builders(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, lr: float
-             ) -> list[tuple[str, Callable[[], Step]]]:
+             ) -> list[tuple[str, blockrace.Build]]:
     """(name, build) for the reference, tinygrad_np and the floor engine, same initial weights.
     ``build()`` returns a step function on fresh copies of the contender's current weights."""
     state = {"reference": [p.copy() for p in C.initial_params(sizes)],
@@ -190,32 +188,14 @@ def builders(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, lr:
 
 def measure(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, *, blocks: int, steps: int,
             lr: float = 0.05, seed: int = 0) -> dict:
-    racers = builders(sizes, batch, X, y, lr)
-    order = np.random.default_rng(seed).permutation(len(X))
-    n_batches = len(X) // batch
-    times: dict[str, list[float]] = {name: [] for name, _ in racers}
-    shuffle = np.random.default_rng(seed + 1)
-    for blk in range(blocks + 1):  # block 0 is a warm-up
-        first = (blk * steps) % n_batches
-        picks = [(first + i) % n_batches for i in range(steps)]
-        data = [(np.take(X, order[k * batch:(k + 1) * batch], axis=0), np.take(y, order[k * batch:(k + 1) * batch]))
-                for k in picks]
-        for i in shuffle.permutation(len(racers)):  # a random order: no contender always follows the same one
-            name, build = racers[i]
-            step = build()  # fresh arrays every block: memory placement is re-drawn (see ab_versions)
-            step(*data[0])  # untimed: the new arrays' first touch
-            t = time.perf_counter()
-            for xb, yb in data[1:]:
-                step(xb, yb)
-            if blk:
-                times[name].append(time.perf_counter() - t)
+    times = blockrace.race(builders(sizes, batch, X, y, lr), X, y, batch, blocks=blocks, steps=steps, seed=seed)
     base = np.array(times[C.HandNumPy.name])
     out = {"arch": "-".join(map(str, sizes)), "batch": batch, "blocks": blocks, "steps_per_block": steps,
            "contenders": {}}
     for name, ts in times.items():
         r = np.array(ts) / base
         out["contenders"][name] = {
-            "us_per_step": statistics.median(ts) / (steps - 1) * 1e6,
+            "us_per_step": statistics.median(ts) * 1e6,
             "ratio_to_reference": float(np.median(r)),
             "ratio_iqr": [float(np.percentile(r, 25)), float(np.percentile(r, 75))],
         }
@@ -236,17 +216,9 @@ def markdown(results: Sequence[dict]) -> str:
 def main(argv: Sequence[str] | None = None) -> list[dict]:
     p = argparse.ArgumentParser(prog="python -m benchmarks.engine_floor", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--arch", default="784-128-64-10", help="layer sizes joined by '-' (default: %(default)s)")
-    p.add_argument("--batch", default="32,128,512", help="comma-separated batch sizes (default: %(default)s)")
-    p.add_argument("--blocks", type=int, default=150, help="timed blocks per batch size (default: %(default)s)")
-    p.add_argument("--steps", type=int, default=20, help="training steps per block, the first untimed "
-                                                          "(default: %(default)s)")
-    p.add_argument("--data", choices=("auto", "mnist", "synthetic"), default="auto")
-    p.add_argument("--samples", type=int, default=60000)
+    blockrace.add_race_arguments(p, batch="32,128,512", blocks=150, steps=20)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="results directory")
-    args = p.parse_args(argv)
-    if args.steps < 2 or args.blocks < 1:
-        p.error("--steps must be >= 2 and --blocks >= 1")
+    args = blockrace.parse_race_arguments(p, argv)
     from .epoch_time import load_data  # the same data as the epoch benchmark
 
     X, y, kind = load_data(args.data, args.samples)

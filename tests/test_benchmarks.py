@@ -211,3 +211,24 @@ def test_engine_floor_rebuilt_contenders_train_on_where_they_were():
         losses_kept = [step(xb, yb) for xb, yb in batches]
         assert losses_rebuilt == losses_kept, name
         assert losses_kept[-1] != losses_kept[0], name
+
+
+def test_blockrace_rebuilds_every_contender_before_every_block_on_the_same_batches():
+    from benchmarks import blockrace
+
+    X = np.arange(40 * 3, dtype=np.float32).reshape(40, 3)
+    y = np.arange(40) % 10
+    seen: dict[str, list[float]] = {"p": [], "q": []}
+    builds = {"p": 0, "q": 0}
+
+    def builder(name):
+        def build():
+            builds[name] += 1
+            return lambda xb, yb: seen[name].append(float(xb.sum() + yb.sum()))
+        return build
+
+    times = blockrace.race([("p", builder("p")), ("q", builder("q"))], X, y, batch=4, blocks=3, steps=5, seed=2)
+    assert builds == {"p": 4, "q": 4}  # the warm-up block and three timed blocks
+    assert seen["p"] == seen["q"] and len(seen["p"]) == 4 * 5  # same batches, in the same order
+    assert len(set(seen["p"])) > 5  # and the blocks move on through the data
+    assert {k: len(v) for k, v in times.items()} == {"p": 3, "q": 3} and all(t > 0 for v in times.values() for t in v)
