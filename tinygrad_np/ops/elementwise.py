@@ -3,6 +3,9 @@
 Notation in the docstrings: ``g`` is the upstream gradient ȳ, ``y`` the op's output. Each VJP
 runs on Tensors (recorded, for higher-order gradients) or on plain ndarrays (a plain
 ``backward()``): inputs come from ``self.operands(g)``, constants from ``const``/``mask``.
+
+The activations (relu, tanh, sigmoid) take ``out=``, NumPy's convention: the fused ``linear`` op
+passes its fresh product, so y overwrites it instead of filling a new array.
 """
 from __future__ import annotations
 
@@ -160,10 +163,7 @@ class Abs(Op):
 
 @register("tanh")
 class Tanh(Op):
-    """y = tanh(a).   VJP: ā = g (1 - y²).
-
-    The activations (tanh, sigmoid, relu) take ``out=``, NumPy's convention: the fused ``linear``
-    op passes its fresh product, so y overwrites it instead of filling a new array."""
+    """y = tanh(a).   VJP: ā = g (1 - y²)."""
 
     def forward(self, a, out=None):
         return np.tanh(a, out=out)
