@@ -181,7 +181,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     sizes = [int(s) for s in args.arch.split("-")]
     X, y, kind = load_data(args.data, args.samples)
-    X = X[:, :sizes[0]] if X.shape[1] != sizes[0] else X
+    if sizes[0] != X.shape[1]:
+        raise SystemExit(f"ab_versions: --arch must start with the data's {X.shape[1]} features, got {args.arch}")
     with tempfile.TemporaryDirectory(prefix="ab_versions_") as tmp:
         versions = {}
         for tag, version in (("A", args.a), ("B", args.b)):

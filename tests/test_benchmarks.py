@@ -232,3 +232,10 @@ def test_blockrace_rebuilds_every_contender_before_every_block_on_the_same_batch
     assert seen["p"] == seen["q"] and len(seen["p"]) == 4 * 5  # same batches, in the same order
     assert len(set(seen["p"])) > 5  # and the blocks move on through the data
     assert {k: len(v) for k, v in times.items()} == {"p": 3, "q": 3} and all(t > 0 for v in times.values() for t in v)
+
+
+def test_ab_versions_names_an_architecture_that_does_not_fit_the_data():
+    from benchmarks import ab_versions
+
+    with pytest.raises(SystemExit, match="must start with the data's 784 features, got 20-8-4"):
+        ab_versions.main(["WORKTREE", "WORKTREE", "--arch", "20-8-4", "--data", "synthetic", "--samples", "64"])
