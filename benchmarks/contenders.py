@@ -3,7 +3,9 @@ minibatch SGD on softmax cross-entropy, from the same initial weights, in the sa
 
 A contender is built with ``make(sizes, batch, X, y, lr)`` and then ``epoch(order)`` runs one
 epoch over the sample permutation ``order`` (batches gathered with ``np.take``, as a DataLoader
-does). ``reset()`` restores the initial weights so every repetition starts from the same state.
+does). ``reset()`` restores the initial weights so every repetition starts from the same state;
+``rebuild()`` carries on from the current weights on freshly allocated arrays (the harness does
+so before every block, so no single memory placement decides a result).
 """
 from __future__ import annotations
 
@@ -32,14 +34,19 @@ class Contender:
     name = "?"
 
     def __init__(self, sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, lr: float = 0.05,
-                 seed: int = 0, params: Sequence[np.ndarray] | None = None) -> None:
-        """``params`` (reference layout, copied) replaces the seeded initial weights."""
+                 seed: int = 0) -> None:
         self.sizes, self.batch, self.X, self.y, self.lr = list(sizes), batch, X, y, lr
-        self.init = initial_params(sizes, seed) if params is None else [np.array(p, copy=True) for p in params]
+        self.init = initial_params(sizes, seed)
         self.reset()
 
-    def reset(self) -> None:  # pragma: no cover - interface
+    def reset(self, params: Sequence[np.ndarray] | None = None) -> None:  # pragma: no cover - interface
+        """Start from ``params`` (reference layout; default the initial weights) on new arrays."""
         raise NotImplementedError
+
+    def rebuild(self) -> None:
+        """Carry on from the current weights on freshly allocated arrays: the same training, with
+        its memory placement re-drawn (see ``blockrace``)."""
+        self.reset(self.weights() or None)
 
     def epoch(self, order: np.ndarray) -> float:  # pragma: no cover - interface
         raise NotImplementedError
@@ -53,9 +60,9 @@ class TinygradNP(Contender):
 
     name = "tinygrad_np"
 
-    def reset(self) -> None:
+    def reset(self, params: Sequence[np.ndarray] | None = None) -> None:
         self.model = MLP(self.sizes, rng=0)
-        self.model.load_reference_params([p.copy() for p in self.init])
+        self.model.load_reference_params(self.init if params is None else params)  # (copies)
         self.opt = SGD(self.model.parameters(), lr=self.lr)
 
     def gradients(self, xb: np.ndarray, yb: np.ndarray) -> list[np.ndarray]:
@@ -109,8 +116,8 @@ class HandNumPy(Contender):
 
     name = "numpy (hand-derived)"
 
-    def reset(self) -> None:
-        self.params = [p.copy() for p in self.init]
+    def reset(self, params: Sequence[np.ndarray] | None = None) -> None:
+        self.params = [p.copy() for p in (self.init if params is None else params)]
 
     def epoch(self, order: np.ndarray) -> float:
         return reference.train_epoch(self.params, self.X, self.y, self.batch, self.lr, order)
@@ -134,14 +141,14 @@ class Torch(Contender):
         self.Xt = torch.from_numpy(np.ascontiguousarray(self.X))
         self.yt = torch.from_numpy(self.y.astype(np.int64))
 
-    def reset(self) -> None:
-        torch = self.torch
+    def reset(self, params: Sequence[np.ndarray] | None = None) -> None:
+        torch, src = self.torch, self.init if params is None else params
         layers: list[Any] = []
         for i, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
             lin = torch.nn.Linear(n_in, n_out)
             with torch.no_grad():  # torch stores W as (out, in): the transpose of ours
-                lin.weight.copy_(torch.from_numpy(self.init[2 * i].T.copy()))
-                lin.bias.copy_(torch.from_numpy(self.init[2 * i + 1]))
+                lin.weight.copy_(torch.from_numpy(src[2 * i].T.copy()))
+                lin.bias.copy_(torch.from_numpy(src[2 * i + 1].copy()))
             layers += [lin, torch.nn.ReLU()]
         self.model = torch.nn.Sequential(*layers[:-1])
         self.opt = torch.optim.SGD(self.model.parameters(), lr=self.lr)
@@ -174,9 +181,9 @@ class GemmBound(Contender):
 
     name = "GEMM-only bound"
 
-    def reset(self) -> None:
+    def reset(self, params: Sequence[np.ndarray] | None = None) -> None:
         rng = np.random.default_rng(0)
-        self.W = [p for p in self.init[::2]]
+        self.W = [p.copy() for p in (self.init if params is None else params)[::2]]
         self.buffers: dict[int, list[np.ndarray]] = {}
         self._rng = rng
 

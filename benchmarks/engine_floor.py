@@ -176,7 +176,7 @@ def builders(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, lr:
         return step
 
     def tiny_step() -> Step:
-        state["tiny"] = C.TinygradNP(sizes, batch, X, y, lr=lr, params=state["tiny"].weights())
+        state["tiny"].rebuild()
         return state["tiny"].step
 
     def floor_step() -> Step:

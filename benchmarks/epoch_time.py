@@ -80,12 +80,14 @@ def time_epochs_interleaved(racers: Sequence[C.Contender], order: np.ndarray, ba
                             first: int = 0) -> dict[str, float]:
     """One epoch of every contender over ``order``, taking turns block by block; returns the
     total time of each. Blocks hold whole batches, so each contender trains exactly as in one
-    uninterrupted epoch (same batches, same updates)."""
+    uninterrupted epoch (same batches, same updates); before each block a contender is rebuilt
+    on fresh copies of its weights (untimed), so no one memory placement decides the result."""
     totals = {c.name: 0.0 for c in racers}
     clock = time.perf_counter
     for j, part in enumerate(blocks(order, batch, block)):
         k = (first + j) % len(racers)
         for c in list(racers[k:]) + list(racers[:k]):  # rotate who goes first
+            c.rebuild()  # fresh arrays every block: memory placement re-drawn (see blockrace), untimed
             t = clock()
             c.epoch(part)
             totals[c.name] += clock() - t

@@ -239,3 +239,23 @@ def test_ab_versions_names_an_architecture_that_does_not_fit_the_data():
 
     with pytest.raises(SystemExit, match="must start with the data's 784 features, got 20-8-4"):
         ab_versions.main(["WORKTREE", "WORKTREE", "--arch", "20-8-4", "--data", "synthetic", "--samples", "64"])
+
+
+@pytest.mark.parametrize("make", C.available(include_torch=True), ids=lambda m: m.name)
+def test_rebuilt_contenders_train_exactly_as_kept_ones(make):
+    """``rebuild()`` (fresh arrays before each block of the harness) must not change training."""
+    rng = np.random.default_rng(8)
+    X, y = rng.random((192, 784), dtype=np.float32), rng.integers(0, 10, 192)
+    order = rng.permutation(192)
+    kept, rebuilt = make([784, 16, 10], 32, X, y), make([784, 16, 10], 32, X, y)
+    kept.epoch(order)
+    before = [np.array(w, copy=True) for w in rebuilt.weights()]
+    for part in (order[:96], order[96:]):
+        old = rebuilt.weights()
+        rebuilt.rebuild()
+        assert not any(np.shares_memory(a, b) for a, b in zip(old, rebuilt.weights()))  # new arrays
+        rebuilt.epoch(part)
+    for a, b in zip(kept.weights(), rebuilt.weights()):
+        np.testing.assert_array_equal(a, b)
+    if before:  # the contenders that train: the weights moved
+        assert not all(np.array_equal(a, b) for a, b in zip(before, rebuilt.weights()))
