@@ -259,3 +259,20 @@ def test_rebuilt_contenders_train_exactly_as_kept_ones(make):
         np.testing.assert_array_equal(a, b)
     if before:  # the contenders that train: the weights moved
         assert not all(np.array_equal(a, b) for a, b in zip(before, rebuilt.weights()))
+
+
+def test_gemm_bound_makes_its_buffers_before_the_timing_and_rebuilds_them_as_copies():
+    rng = np.random.default_rng(9)
+    X, y = rng.random((100, 784), dtype=np.float32), rng.integers(0, 10, 100)
+    bound = C.GemmBound([784, 16, 10], 32, X, y)
+    assert set(bound.buffers) == {32, 100 % 32}  # every batch size an epoch over X meets
+    old = bound.buffers
+    bound.rebuild()
+    assert set(bound.buffers) == set(old)
+    for b in old:
+        for new_group, old_group in zip(bound.buffers[b], old[b]):
+            for a, o in zip(new_group, old_group):
+                assert not np.shares_memory(a, o)
+        np.testing.assert_array_equal(bound.buffers[b][0][0], old[b][0][0])  # same inputs A
+    bound.epoch(rng.permutation(100))
+    assert set(bound.buffers) == set(old)  # nothing made inside the timed epoch
