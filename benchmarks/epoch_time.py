@@ -9,7 +9,9 @@ Method: every contender starts from the same float32 weights and sees the same s
 in each repetition. After a warm-up, the contenders' epochs run interleaved in blocks: each
 epoch is cut into blocks of whole batches (``--block`` samples, ~4,096), the contenders take
 turns block by block (who goes first rotates), and each contender's epoch time is the sum of
-its blocks. A slow phase of a noisy machine then hits every contender alike. Reported: median, min and max over repetitions,
+its blocks. A slow phase of a noisy machine then hits every contender alike. Before each block a
+contender is rebuilt on fresh copies of its weights (untimed), so no single memory placement
+decides a result. Reported: median, min and max over repetitions,
 and the ratio to the hand-derived NumPy baseline (the median over repetitions of the paired
 ratio within each repetition) and to the GEMM-only bound. Also the epoch's FLOPs over the
 machine's measured peak GEMM rate (the physical lower bound), tinygrad_np's time split into
