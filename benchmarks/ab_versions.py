@@ -63,7 +63,10 @@ def export_package(version: str, dest: Path, repo: Path = ROOT) -> Path:
         raise SystemExit(f"ab_versions: cannot export {PACKAGE} at {version!r} from {repo}: "
                          f"{detail.decode(errors='replace').strip() or e}") from None
     with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
-        archive.extractall(dest, filter="data")
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 / 3.11.4: refuse links and paths out of dest
+            archive.extractall(dest, filter="data")
+        else:  # pragma: no cover - older Pythons; the archive is our own repository's
+            archive.extractall(dest)
     return target
 
 
