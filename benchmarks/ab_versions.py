@@ -38,9 +38,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from mnist import reference
-
 from . import blockrace
+from . import contenders as C
 from .epoch_time import load_data
 from .report import atomic_write_text
 
@@ -85,18 +84,7 @@ def import_as(name: str, package_dir: Path) -> ModuleType:
     return module
 
 
-Step = blockrace.Step
-
-
-def reference_step(params: list[np.ndarray], lr: float) -> Step:
-    """One SGD step of the hand-derived reference on ``params`` (updated in place)."""
-    def step(xb: np.ndarray, yb: np.ndarray) -> None:
-        _, grads = reference.loss_and_grads(params, xb, yb)
-        reference.sgd_step(params, grads, lr)
-    return step
-
-
-def tinygrad_step(tg: ModuleType, params: list[np.ndarray], lr: float) -> tuple[Step, list[np.ndarray]]:
+def tinygrad_step(tg: ModuleType, params: list[np.ndarray], lr: float) -> tuple[blockrace.Step, list[np.ndarray]]:
     """The MLP with weights ``params`` (reference layout, copied) in version ``tg`` of the package,
     as ``mnist.model.MLP`` builds it; returns one training step and the model's weight arrays."""
     nn, layers = tg.nn, []
@@ -121,14 +109,14 @@ def tinygrad_step(tg: ModuleType, params: list[np.ndarray], lr: float) -> tuple[
 def race(versions: dict[str, ModuleType], sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, *,
          blocks: int, steps: int, lr: float = 0.05, seed: int = 0) -> dict[str, Any]:
     """The reference and each version in ``versions`` taking turns, rebuilt before every block."""
-    init = reference.init_params(sizes, np.random.default_rng(seed), dtype=np.float32)
+    init = C.initial_params(sizes, seed)
     weights = {name: [p.copy() for p in init] for name in ["reference", *versions]}
 
     def builder(name: str) -> blockrace.Build:
         def build() -> blockrace.Step:
             if name == "reference":
                 weights[name] = [p.copy() for p in weights[name]]
-                return reference_step(weights[name], lr)
+                return C.reference_step(weights[name], lr)
             step, weights[name] = tinygrad_step(versions[name], weights[name], lr)
             return step
         return build

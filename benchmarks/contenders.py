@@ -111,6 +111,15 @@ class TinygradNP(Contender):
         return [p.data for p in self.model.param_list()]
 
 
+def reference_step(params: list[np.ndarray], lr: float) -> Callable[[np.ndarray, np.ndarray], float]:
+    """One SGD step of the hand-derived reference on ``params`` (updated in place); returns the loss."""
+    def step(xb: np.ndarray, yb: np.ndarray) -> float:
+        value, grads = reference.loss_and_grads(params, xb, yb)
+        reference.sgd_step(params, grads, lr)
+        return value
+    return step
+
+
 class HandNumPy(Contender):
     """The hand-derived NumPy backprop of ``mnist/reference.py`` (the baseline)."""
 

@@ -31,7 +31,6 @@ from typing import Sequence
 
 import numpy as np
 
-from mnist import reference
 from tinygrad_np.ops.nn import row_max, row_sum
 from tinygrad_np.optim.axpy import sub_scaled_
 
@@ -156,9 +155,6 @@ class FloorEngine:
         return [p.data for p in self.params]
 
 
-Step = blockrace.Step
-
-
 def builders(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, lr: float
              ) -> list[tuple[str, blockrace.Build]]:
     """(name, build) for the reference, tinygrad_np and the floor engine, same initial weights.
@@ -166,20 +162,15 @@ def builders(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, lr:
     state = {"reference": [p.copy() for p in C.initial_params(sizes)],
              "floor": FloorEngine(C.initial_params(sizes), lr), "tiny": C.TinygradNP(sizes, batch, X, y, lr=lr)}
 
-    def reference_step() -> Step:
-        params = state["reference"] = [p.copy() for p in state["reference"]]
+    def reference_step() -> blockrace.Step:
+        state["reference"] = [p.copy() for p in state["reference"]]
+        return C.reference_step(state["reference"], lr)
 
-        def step(xb, yb):
-            value, grads = reference.loss_and_grads(params, xb, yb)
-            reference.sgd_step(params, grads, lr)
-            return value
-        return step
-
-    def tiny_step() -> Step:
+    def tiny_step() -> blockrace.Step:
         state["tiny"].rebuild()
         return state["tiny"].step
 
-    def floor_step() -> Step:
+    def floor_step() -> blockrace.Step:
         state["floor"] = FloorEngine(state["floor"].weights(), lr)
         return state["floor"].step
 
