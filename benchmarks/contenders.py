@@ -19,6 +19,8 @@ from mnist import reference
 from mnist.model import MLP
 from tinygrad_np.optim import SGD
 
+from .report import PHASES
+
 
 def initial_params(sizes: Sequence[int], seed: int = 0) -> list[np.ndarray]:
     """He-normal float32 weights shared by every contender (the reference's init)."""
@@ -28,6 +30,29 @@ def initial_params(sizes: Sequence[int], seed: int = 0) -> list[np.ndarray]:
 def batches(order: np.ndarray, batch: int):
     for start in range(0, len(order), batch):
         yield order[start:start + batch]
+
+
+def phase_times(order: np.ndarray, batch: int, data: Callable, forward: Callable, backward: Callable,
+                update: Callable) -> dict[str, float]:
+    """Seconds spent in each of ``PHASES`` over the batches of ``order``: per batch,
+    ``update(backward(forward(*data(idx))))``, each call timed."""
+    t = dict.fromkeys(PHASES, 0.0)
+    clock = time.perf_counter
+    for idx in batches(order, batch):
+        t0 = clock()
+        inputs = data(idx)
+        t1 = clock()
+        out = forward(*inputs)
+        t2 = clock()
+        grads = backward(out)
+        t3 = clock()
+        update(grads)
+        t4 = clock()
+        t["data"] += t1 - t0
+        t["forward"] += t2 - t1
+        t["backward"] += t3 - t2
+        t["optimizer"] += t4 - t3
+    return t
 
 
 class Contender:
@@ -53,6 +78,10 @@ class Contender:
 
     def weights(self) -> list[np.ndarray]:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def gather(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The batch of samples ``idx``: ``np.take`` of inputs and labels, as a DataLoader does."""
+        return np.take(self.X, idx, axis=0), np.take(self.y, idx)
 
 
 class TinygradNP(Contender):
@@ -87,25 +116,16 @@ class TinygradNP(Contender):
         return total / len(order)
 
     def epoch_phases(self, order: np.ndarray) -> dict[str, float]:
-        """One epoch with the time of each phase (data, forward, backward, optimizer) measured."""
-        t = {"data": 0.0, "forward": 0.0, "backward": 0.0, "optimizer": 0.0}
-        clock = time.perf_counter
-        for idx in batches(order, self.batch):
-            t0 = clock()
-            xb, yb = tg.Tensor(np.take(self.X, idx, axis=0)), np.take(self.y, idx)
-            t1 = clock()
-            loss = self.model.loss(xb, yb)
-            t2 = clock()
+        """One epoch with the time of each phase measured (``PHASES``; forward includes the loss)."""
+        def backward(loss: tg.Tensor) -> None:
             self.opt.zero_grad()
             loss.backward()
-            t3 = clock()
-            self.opt.step()
-            t4 = clock()
-            t["data"] += t1 - t0
-            t["forward"] += t2 - t1
-            t["backward"] += t3 - t2
-            t["optimizer"] += t4 - t3
-        return t
+
+        def data(idx: np.ndarray) -> tuple[tg.Tensor, np.ndarray]:
+            xb, yb = self.gather(idx)
+            return tg.Tensor(xb), yb
+
+        return phase_times(order, self.batch, data, self.model.loss, backward, lambda _: self.opt.step())
 
     def weights(self) -> list[np.ndarray]:
         return [p.data for p in self.model.param_list()]
@@ -130,6 +150,16 @@ class HandNumPy(Contender):
 
     def epoch(self, order: np.ndarray) -> float:
         return reference.train_epoch(self.params, self.X, self.y, self.batch, self.lr, order)
+
+    def epoch_phases(self, order: np.ndarray) -> dict[str, float]:
+        """One epoch with the time of each phase measured, cut where tinygrad_np's are (the same
+        steps as ``epoch``: forward + loss, backward, update)."""
+        def forward(xb: np.ndarray, yb: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+            logits, cache = reference.forward(self.params, xb)
+            return cache, reference.loss_and_dlogits(logits, yb, "ce")[1]
+
+        return phase_times(order, self.batch, self.gather, forward, lambda fwd: reference.backward(self.params, *fwd),
+                           lambda grads: reference.sgd_step(self.params, grads, self.lr))
 
     def weights(self) -> list[np.ndarray]:
         return self.params

@@ -96,6 +96,22 @@ def time_epochs_interleaved(racers: Sequence[C.Contender], order: np.ndarray, ba
     return totals
 
 
+def phases_interleaved(racers: Sequence[C.Contender], order: np.ndarray, batch: int,
+                       block: int) -> list[dict[str, float]]:
+    """One epoch of each contender with its phases timed (``epoch_phases``), taking turns block by
+    block as in ``time_epochs_interleaved``, from the initial weights: the phase split of each, paired."""
+    totals = {id(c): dict.fromkeys(C.PHASES, 0.0) for c in racers}
+    for c in racers:
+        c.reset()
+    for j, part in enumerate(blocks(order, batch, block)):
+        k = j % len(racers)
+        for c in list(racers[k:]) + list(racers[:k]):  # rotate who goes first
+            c.rebuild()
+            for phase, t in c.epoch_phases(part).items():
+                totals[id(c)][phase] += t
+    return [totals[id(c)] for c in racers]
+
+
 def traced_memory(c: C.Contender, order: np.ndarray, epochs: int = 3) -> dict[str, Any]:
     """Peak traced (NumPy) memory during an epoch, and the memory held after each epoch."""
     gc.collect()
@@ -163,7 +179,9 @@ def bench_config(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray,
     ref_grads = reference.loss_and_grads([p.copy() for p in tgc.init], xb, yb)[1]
     result["max_grad_diff_vs_reference"] = max(float(np.max(np.abs(a - b)))
                                                for a, b in zip(tgc.gradients(xb, yb), ref_grads))
-    result["tinygrad_phases_s"] = tgc.epoch_phases(rng.permutation(len(X)))
+    refc = next(c for c in racers if c.name == BASELINE)
+    result["tinygrad_phases_s"], result["reference_phases_s"] = phases_interleaved(
+        [tgc, refc], rng.permutation(len(X)), batch, block)
     mem_order = rng.permutation(len(X))
     result["memory"] = {c.name: traced_memory(c, mem_order) for c in racers if c.name in (BASELINE, tgc.name)}
     return result

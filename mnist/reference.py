@@ -54,6 +54,8 @@ __all__ = [
     "LOSSES",
     "init_params",
     "forward",
+    "loss_and_dlogits",
+    "backward",
     "loss_and_grads",
     "predict",
     "sgd_step",
@@ -133,7 +135,7 @@ def forward(
     return logits, cache
 
 
-def _loss_and_dlogits(logits: np.ndarray, y: np.ndarray, loss: str) -> tuple[float, np.ndarray]:
+def loss_and_dlogits(logits: np.ndarray, y: np.ndarray, loss: str) -> tuple[float, np.ndarray]:
     """Loss value and its gradient w.r.t. the logits (a fresh array)."""
     B, C = logits.shape
     y = np.asarray(y)
@@ -174,8 +176,15 @@ def loss_and_grads(
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; expected one of {LOSSES}")
     logits, cache = forward(params, X, activation)
-    value, dZ = _loss_and_dlogits(logits, y, loss)
+    value, dZ = loss_and_dlogits(logits, y, loss)
+    return value, backward(params, cache, dZ, activation)
 
+
+def backward(
+    params: Sequence[np.ndarray], cache: Sequence[np.ndarray], dZ: np.ndarray, activation: str = "relu"
+) -> list[np.ndarray]:
+    """The backward pass: gradients ``[dW1, db1, ..., dWL, dbL]`` from ``forward``'s ``cache``
+    and the gradient ``dZ`` of the loss w.r.t. the logits (left unchanged; formulas in the module docstring)."""
     L = len(params) // 2
     grads: list[np.ndarray] = [None] * (2 * L)  # type: ignore[list-item]
     for i in range(L - 1, -1, -1):
@@ -192,7 +201,7 @@ def loss_and_grads(
         else:  # sigmoid
             dA *= A_prev * (1 - A_prev)
         dZ = dA
-    return value, grads
+    return grads
 
 
 def predict(params: Sequence[np.ndarray], X: np.ndarray, activation: str = "relu") -> np.ndarray:

@@ -41,7 +41,8 @@ def test_quick_run_writes_json_markdown_png(quick_report):
         assert c["min_s"] <= c["median_s"] <= c["max_s"]
         assert c["ratio_to_reference"] > 0 and c["ratio_to_gemm_bound"] > 0
     assert r["contenders"][C.HandNumPy.name]["ratio_to_reference"] == pytest.approx(1.0)
-    assert set(r["tinygrad_phases_s"]) == {"data", "forward", "backward", "optimizer"}
+    assert set(r["tinygrad_phases_s"]) == set(r["reference_phases_s"]) == {"data", "forward", "backward", "optimizer"}
+    assert all(t > 0 for t in [*r["tinygrad_phases_s"].values(), *r["reference_phases_s"].values()])
     assert r["physical_bound_s"] > 0 and r["flops"] == C.epoch_flops([784, 128, 64, 10], 512)
     mem = r["memory"][C.TinygradNP.name]
     assert mem["peak_bytes"] > 0 and len(mem["held_after_epoch_bytes"]) == 3
@@ -276,3 +277,22 @@ def test_gemm_bound_makes_its_buffers_before_the_timing_and_rebuilds_them_as_cop
         np.testing.assert_array_equal(bound.buffers[b][0][0], old[b][0][0])  # same inputs A
     bound.epoch(rng.permutation(100))
     assert set(bound.buffers) == set(old)  # nothing made inside the timed epoch
+
+
+def test_phase_timed_epochs_train_exactly_as_plain_ones():
+    """``epoch_phases`` (the published time split) must time the very training ``epoch`` does."""
+    rng = np.random.default_rng(10)
+    X, y = rng.random((160, 784), dtype=np.float32), rng.integers(0, 10, 160)
+    order, sizes = rng.permutation(160), [784, 16, 10]
+    for make in (C.HandNumPy, C.TinygradNP):
+        plain, timed = make(sizes, 32, X, y), make(sizes, 32, X, y)
+        plain.epoch(order)
+        phases = timed.epoch_phases(order)
+        assert set(phases) == set(C.PHASES) and all(t > 0 for t in phases.values())
+        for a, b in zip(plain.weights(), timed.weights()):
+            np.testing.assert_array_equal(a, b)
+    racers = [C.TinygradNP(sizes, 32, X, y), C.HandNumPy(sizes, 32, X, y)]
+    split = epoch_time.phases_interleaved(racers, order, batch=32, block=64)
+    assert len(split) == 2 and all(set(s) == set(C.PHASES) for s in split)
+    for a, b in zip(racers[0].weights(), racers[1].weights()):  # both trained one epoch from the start
+        np.testing.assert_allclose(a, b, atol=1e-5)
