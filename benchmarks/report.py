@@ -73,28 +73,51 @@ def epoch_markdown(report: dict[str, Any]) -> str:
 
 
 def epoch_plot(report: dict[str, Any], path: Path) -> None:
-    """Grouped bars: median epoch time per contender for each (arch, batch), min/max as error bars."""
+    """Top: grouped bars, median epoch time per contender for each (arch, batch), min/max as error
+    bars. Below (when the report has both splits): tinygrad_np's and the reference's epoch cut into
+    ``PHASES``, stacked, side by side for each (arch, batch)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     results = report["results"]
+    split = all("reference_phases_s" in r for r in results)
     names = list(results[0]["contenders"])
     width = 0.8 / len(names)
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(results) + 2), 4.2))
+    fig, axes = plt.subplots(2 if split else 1, 1, figsize=(max(6, 1.6 * len(results) + 2), 8.4 if split else 4.2),
+                             squeeze=False)
+    ax = axes[0][0]
     for k, name in enumerate(names):
         med = [r["contenders"][name]["median_s"] for r in results]
         lo = [m - r["contenders"][name]["min_s"] for m, r in zip(med, results)]
         hi = [r["contenders"][name]["max_s"] - m for m, r in zip(med, results)]
         xs = [i + (k - (len(names) - 1) / 2) * width for i in range(len(results))]
         ax.bar(xs, med, width, yerr=[lo, hi], capsize=3, label=name)
+    labels = [f"{r['arch']}\nbatch {r['batch']}" for r in results]
     ax.set_xticks(range(len(results)))
-    ax.set_xticklabels([f"{r['arch']}\nbatch {r['batch']}" for r in results], fontsize=8)
+    ax.set_xticklabels(labels, fontsize=8)
     ax.set_ylabel("seconds per epoch (median, min-max)")
     ax.set_title(f"One epoch of {report['settings']['samples']:,} samples, float32 SGD")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
+    if split:
+        ax = axes[1][0]
+        colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        for side, (key, hatch) in enumerate((("tinygrad_phases_s", ""), ("reference_phases_s", "//"))):
+            xs = [i + (side - 0.5) * 0.4 for i in range(len(results))]
+            bottom = [0.0] * len(results)
+            for k, phase in enumerate(PHASES):
+                h = [r[key][phase] for r in results]
+                ax.bar(xs, h, 0.38, bottom=bottom, color=colors[k % len(colors)], hatch=hatch, edgecolor="white",
+                       label=phase if side == 0 else None)
+                bottom = [b + v for b, v in zip(bottom, h)]
+        ax.set_xticks(range(len(results)))
+        ax.set_xticklabels(labels, fontsize=8)
+        ax.set_ylabel("seconds per epoch")
+        ax.set_title("Where the time goes: tinygrad_np (left, plain) vs hand NumPy (right, hatched)")
+        ax.legend(fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     tmp = Path(path).with_name(f".{Path(path).name}.tmp.png")
     fig.savefig(tmp, dpi=110)
