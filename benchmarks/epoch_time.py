@@ -14,8 +14,9 @@ contender is rebuilt on fresh copies of its weights (untimed), so no single memo
 decides a result. Reported: median, min and max over repetitions,
 and the ratio to the hand-derived NumPy baseline (the median over repetitions of the paired
 ratio within each repetition) and to the GEMM-only bound. Also the epoch's FLOPs over the
-machine's measured peak GEMM rate (the physical lower bound), tinygrad_np's time split into
-data/forward/backward/optimizer, and peak traced memory with its epoch-to-epoch growth.
+machine's measured peak GEMM rate (the physical lower bound), the time split of tinygrad_np and
+of the reference into data/forward/backward/optimizer (the two taking turns block by block), and
+peak traced memory with its epoch-to-epoch growth.
 Outputs: a Markdown table on stdout, and ``epoch_time.json``, ``epoch_time.md`` and
 ``epoch_time.png`` in ``--out`` (default ``benchmarks/results``).
 """
