@@ -67,8 +67,8 @@ def epoch_markdown(report: dict[str, Any]) -> str:
         ref = mem.get(report["baseline"], {})
         dw = r["contenders"].get("tinygrad_np", {}).get("max_weight_diff_vs_reference")
         dg = r.get("max_grad_diff_vs_reference", float("nan"))
-        lines.append(f"| {r['arch']} | {r['batch']} | {_mib(tg.get('peak_bytes', 0))} | {_mib(ref.get('peak_bytes', 0))} | "
-                     f"{tg.get('growth_bytes', 0) / 1024:.1f} KiB | {dg:.1e} | {'-' if dw is None else f'{dw:.1e}'} |")
+        lines.append(f"| {r['arch']} | {r['batch']} | {_mib(tg.get('peak_bytes', 0))} | "
+                     f"{_mib(ref.get('peak_bytes', 0))} | {tg.get('growth_bytes', 0) / 1024:.1f} KiB | {dg:.1e} | {'-' if dw is None else f'{dw:.1e}'} |")
     return "\n".join(lines) + "\n"
 
 
