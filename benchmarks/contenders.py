@@ -112,7 +112,7 @@ class TinygradNP(Contender):
     def epoch(self, order: np.ndarray) -> float:
         total = 0.0
         for idx in batches(order, self.batch):
-            total += self.step(np.take(self.X, idx, axis=0), np.take(self.y, idx)) * len(idx)
+            total += self.step(*self.gather(idx)) * len(idx)
         return total / len(order)
 
     def epoch_phases(self, order: np.ndarray) -> dict[str, float]:

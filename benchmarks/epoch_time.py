@@ -143,6 +143,7 @@ def bench_config(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray,
             c.epoch(warm)
         c.reset()
 
+    refc = next(c for c in racers if c.name == BASELINE)
     times: dict[str, list[float]] = {c.name: [] for c in racers}
     agreement: dict[str, float] = {}
     for rep in range(reps):
@@ -152,7 +153,7 @@ def bench_config(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray,
         for name, t in time_epochs_interleaved(racers, order, batch, block, first=rep).items():
             times[name].append(t)
         if rep == 0:  # same init, same order: the trained weights must agree with the baseline's
-            ref_w = next(c for c in racers if c.name == BASELINE).weights()
+            ref_w = refc.weights()
             for c in racers:
                 w = c.weights()
                 if w:
@@ -176,11 +177,10 @@ def bench_config(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray,
     tgc = next(c for c in racers if c.name == C.TinygradNP.name)
     tgc.reset()  # one batch's gradients at the initial weights (no update): autograd vs the hand-derived formulas
     idx = rng.permutation(len(X))[:batch]
-    xb, yb = np.take(X, idx, axis=0), np.take(y, idx)
+    xb, yb = tgc.gather(idx)
     ref_grads = reference.loss_and_grads([p.copy() for p in tgc.init], xb, yb)[1]
     result["max_grad_diff_vs_reference"] = max(float(np.max(np.abs(a - b)))
                                                for a, b in zip(tgc.gradients(xb, yb), ref_grads))
-    refc = next(c for c in racers if c.name == BASELINE)
     result["tinygrad_phases_s"], result["reference_phases_s"] = phases_interleaved(
         [tgc, refc], rng.permutation(len(X)), batch, block)
     mem_order = rng.permutation(len(X))
