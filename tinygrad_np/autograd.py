@@ -132,6 +132,7 @@ class Function:
 
     inputs: tuple["Tensor", ...]
     needs_input_grad: tuple[bool, ...]
+    params: dict[str, Any]  # the keyword parameters of the forward call (set with inputs)
     released: bool = False
     vjp_on_arrays: bool = False  # see "Array VJPs" above
 
@@ -281,9 +282,7 @@ def run_backward(
                 results[k] = g if results[k] is None else _sum(results[k], g)
             return
         if t._ctx is None:  # leaf in .grad mode
-            if arrays:  # a plain array the leaf owns (base None): not a view of the graph's buffers
-                g = wrap(g if g.base is None else g.copy(), None)
-            t.grad = g if t.grad is None else t.grad + g
+            accumulate_grad(t, g, wrap if arrays else None)
             return
         grads[key] = g if key not in grads else _sum(grads[key], g)
 
@@ -312,14 +311,8 @@ def run_backward(
                         gx = np.asarray(gx)
                     # The engine's invariant: a gradient has its input's shape and dtype.
                     xd = x.data
-                    if gx.shape != xd.shape:
-                        if not _broadcasts_to(xd.shape, gx.shape):
-                            raise _bad_gradient(fn, x, gx)
-                        gx = unbroadcast(gx, xd.shape)  # exact shape by construction
-                    if gx.dtype is not xd.dtype and gx.dtype != xd.dtype:  # (identity: the fast check)
-                        if t.data.dtype == xd.dtype:  # not a promotion in the forward: a wrong VJP
-                            raise _bad_gradient(fn, x, gx)
-                        gx = _cast_back(x, gx, create_graph)
+                    if gx.shape != xd.shape or gx.dtype is not xd.dtype and gx.dtype != xd.dtype:
+                        gx = conform(fn, x, gx, t.data.dtype, create_graph)
                     deliver(x, gx)
             if not retain_graph:
                 fn.release()
@@ -328,6 +321,31 @@ def run_backward(
     if arrays:  # hand out Tensors that own their data
         return [None if r is None else wrap(r if r.base is None else r.copy(), None) for r in results]
     return results
+
+
+def conform(fn: Function, x: "Tensor", gx: Any, out_dtype: np.dtype, create_graph: bool) -> Any:
+    """``fn``'s VJP ``gx`` for input ``x`` brought to ``x``'s shape and dtype, the engine's invariant:
+    un-broadcast when the forward broadcast ``x``, cast back when it promoted ``x``'s dtype (to
+    ``out_dtype``); any other mismatch is a wrong VJP and raises, naming the op."""
+    xd = x.data
+    if gx.shape != xd.shape:
+        if not _broadcasts_to(xd.shape, gx.shape):
+            raise _bad_gradient(fn, x, gx)
+        gx = unbroadcast(gx, xd.shape)  # exact shape by construction
+    if gx.dtype is not xd.dtype and gx.dtype != xd.dtype:  # (identity: the fast check)
+        if out_dtype == xd.dtype:  # not a promotion in the forward: a wrong VJP
+            raise _bad_gradient(fn, x, gx)
+        gx = _cast_back(x, gx, create_graph)
+    return gx
+
+
+def accumulate_grad(t: "Tensor", g: Any, wrap: Any = None) -> None:
+    """Add gradient ``g`` into leaf ``t``'s ``.grad``. An ndarray ``g`` is first wrapped by ``wrap``
+    (a Tensor class's ``_from_op``) in a Tensor that owns its data: a copy when ``g`` is a view of
+    the graph's buffers."""
+    if wrap is not None:
+        g = wrap(g if g.base is None else g.copy(), None)
+    t.grad = g if t.grad is None else t.grad + g
 
 
 def _sum(a: Any, b: Any) -> Any:

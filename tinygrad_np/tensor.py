@@ -145,7 +145,7 @@ class Tensor:
         if autograd._grad_enabled:
             needs = tuple([x.requires_grad for x in inputs])
             if True in needs:
-                fn.inputs, fn.needs_input_grad = inputs, needs
+                fn.inputs, fn.needs_input_grad, fn.params = inputs, needs, params  # (params: for jit's plans)
                 return Tensor._from_op(out, fn)
         return Tensor._from_op(out, None)
 

@@ -1,0 +1,221 @@
+"""``jit.trace_backward``: a traced and replayed step computes exactly what the eager one does.
+
+Every comparison is bit for bit (``np.array_equal``): a replay runs the same op forwards and the
+same VJPs in the same order as the eager engine, so not even rounding may differ.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import strategies as S
+import tinygrad_np as tg
+from mnist.model import MLP
+from tinygrad_np import Tensor, nn
+from tinygrad_np.autograd import Function
+from tinygrad_np.jit import TraceError, trace_backward
+from tinygrad_np.optim import SGD
+
+
+def assert_same_tensors(a, b):
+    assert (a is None) == (b is None)
+    if a is not None:
+        assert a.dtype == b.dtype and a.shape == b.shape
+        assert np.array_equal(a.data, b.data)
+
+
+def twin_models(sizes, dtype, seed=0):
+    eager, traced = MLP(sizes, rng=seed, dtype=dtype), MLP(sizes, rng=seed, dtype=dtype)
+    return eager, traced
+
+
+@given(sizes=st.lists(st.integers(1, 12), min_size=2, max_size=4).map(lambda s: [6] + s),
+       batch=st.integers(1, 9), dtype=st.sampled_from([np.float32, np.float64]))
+def test_traced_training_is_bit_identical_to_eager(sizes, batch, dtype):
+    """Several SGD steps (new data each, a last short batch: a second signature) give the same
+    losses, gradients and weights; float32 stays float32."""
+    sizes = sizes[:-1] + [max(sizes[-1], 2)]
+    eager, traced = twin_models(sizes, dtype)
+    opt_e, opt_t = SGD(eager.parameters(), lr=0.1), SGD(traced.parameters(), lr=0.1)
+    step = trace_backward(lambda x, y: traced.loss(x, y))
+    rng = np.random.default_rng(1)
+    for b in [batch] * 4 + [batch + 1] * 3:
+        x = rng.standard_normal((b, 6)).astype(dtype)
+        y = rng.integers(0, sizes[-1], b)
+        opt_e.zero_grad()
+        opt_t.zero_grad()
+        loss_e = eager.loss(Tensor(x), y)
+        loss_e.backward()
+        loss_t = step(Tensor(x), y)
+        assert loss_t.dtype == dtype and loss_t.grad_fn is None
+        assert np.array_equal(loss_e.data, loss_t.data)
+        for p, q in zip(eager.parameters(), traced.parameters()):
+            assert q.grad.dtype == dtype
+            assert_same_tensors(p.grad, q.grad)
+        opt_e.step()
+        opt_t.step()
+    for p, q in zip(eager.parameters(), traced.parameters()):
+        assert np.array_equal(p.data, q.data)
+    assert step.traces == 4  # two per signature: the trace and its check
+
+
+@given(S.expression_graphs(), st.data())
+def test_random_expression_graphs_replay_exactly(graph, data):
+    """Shared leaves (accumulation), broadcasting (un-broadcast), keepdims reductions: leaf 0 is a
+    Tensor argument requiring grad, the others parameters; a random upstream gradient comes in as
+    an argument. Three calls on new values of leaf 0, gradients accumulating across calls."""
+    params = [Tensor(x, requires_grad=True) for x in graph.leaves[1:]]
+    params_t = [Tensor(x.copy(), requires_grad=True) for x in graph.leaves[1:]]
+
+    def loss(x, upstream, ps):
+        return (graph.fn(x, *ps) * upstream).sum()
+
+    step = trace_backward(lambda x, upstream: loss(x, upstream, params_t))
+    shape0 = graph.leaves[0].shape
+    out_shape = graph.fn(*[Tensor(x) for x in graph.leaves]).shape
+    x_e, x_t = Tensor(graph.leaves[0], requires_grad=True), None
+    for _ in range(3):
+        value = data.draw(S.arrays(shape0, S.floats(-1.5, 1.5)))
+        upstream = data.draw(S.arrays(out_shape, S.floats(-2, 2)))
+        x_e = Tensor(value, requires_grad=True)
+        x_t = Tensor(value.copy(), requires_grad=True)
+        out_e = loss(x_e, Tensor(upstream), params)
+        out_e.backward()
+        out_t = step(x_t, Tensor(upstream))
+        assert np.array_equal(out_e.data, out_t.data)
+        assert_same_tensors(x_e.grad, x_t.grad)
+        for p, q in zip(params, params_t):
+            assert_same_tensors(p.grad, q.grad)
+
+
+def test_dtype_promotion_casts_the_gradient_back():
+    """A float32 parameter times a float64 argument: the loss is float64, the parameter's
+    gradient float32 (the engine's cast back), in both."""
+    w_e, w_t = Tensor(np.float32([1.5, -2.0]), requires_grad=True), Tensor(np.float32([1.5, -2.0]), requires_grad=True)
+    step = trace_backward(lambda x: (w_t * x).sum())
+    for v in ([0.25, 3.0], [1.0, -1.0], [2.0, 0.5]):
+        x = Tensor(np.float64(v))
+        (w_e * x).sum().backward()
+        out = step(x)
+        assert out.dtype == np.float64
+        assert w_t.grad.dtype == np.float32
+        assert_same_tensors(w_e.grad, w_t.grad)
+
+
+def test_a_new_signature_traces_again_and_a_frozen_parameter_gets_no_gradient():
+    model = MLP([4, 3, 2], rng=0)
+    step = trace_backward(lambda x, y: model.loss(x, y))
+    x, y = Tensor(np.ones((5, 4), np.float32)), np.array([0, 1, 0, 1, 1])
+    for _ in range(3):
+        step(x, y)
+    assert step.traces == 2
+    step(Tensor(np.ones((3, 4), np.float32)), y[:3])  # another batch size
+    assert step.traces == 3
+    x_grad = Tensor(np.ones((5, 4), np.float32), requires_grad=True)  # the input's gradient wanted too
+    step(x_grad, y)
+    assert step.traces == 4 and x_grad.grad is not None and x_grad.grad.shape == (5, 4)
+    first = model.param_list()[0]
+    first.requires_grad = False
+    first.grad = None
+    step(x, y)
+    assert step.traces == 5 and first.grad is None  # as eager: no gradient for a frozen parameter
+    assert model.param_list()[1].grad is not None
+
+
+def test_a_constant_that_changes_between_calls_raises_at_the_second_call():
+    """Dropout draws its mask with NumPy inside the function: a plan would freeze it."""
+    layer, drop = nn.Linear(4, 3, rng=0), nn.Dropout(0.5, rng=0)
+    step = trace_backward(lambda x: drop(layer(x)).sum())
+    x = Tensor(np.ones((6, 4), np.float32))
+    step(x)
+    with pytest.raises(TraceError, match=r"op \d+ \(Mul\) has a constant input of shape \(6, 3\) that changed"):
+        step(x)
+
+
+def test_labels_converted_inside_the_function_are_caught():
+    """``y.astype(...)`` makes a new array from an argument's values: frozen, so the second call
+    (other labels) finds the cross-entropy op's parameters changed."""
+    model = MLP([4, 3], rng=0)
+    step = trace_backward(lambda x, y: model.loss(x, y.astype(np.int64)))
+    x = Tensor(np.ones((2, 4), np.float32))
+    step(x, np.array([0, 1], np.int32))
+    with pytest.raises(TraceError, match=r"op \d+ \(CrossEntropy\) changed between two calls"):
+        step(x, np.array([2, 1], np.int32))
+    # the MSE loss builds onehot(y) with NumPy: a constant made from the labels' values
+    mse = trace_backward(lambda x, y: model.loss(x, y, "mse"))
+    mse(x, np.array([0, 1]))
+    with pytest.raises(TraceError, match=r"op \d+ \(Sub\) has a constant input of shape \(2, 3\) that changed"):
+        mse(x, np.array([2, 1]))
+
+
+class PositivePart(Function):
+    """y = the positive entries of a (a data-dependent shape).   VJP: scatter g back."""
+
+    def forward(self, a):
+        self.mask = a > 0
+        return a[self.mask]
+
+    def backward(self, g, out):
+        full = np.zeros(self.mask.shape, g.data.dtype)
+        full[self.mask] = g.data
+        return (Tensor(full),)
+
+
+def test_an_output_shape_that_depends_on_the_data_raises_at_replay():
+    w = Tensor(np.float64([1.0, 2.0, 3.0]), requires_grad=True)
+    step = trace_backward(lambda x: Tensor.apply(PositivePart, w * x).sum())
+    plus = Tensor(np.float64([1.0, 1.0, 1.0]))
+    step(plus)
+    step(plus)  # the same values twice: the two traces agree
+    out = step(plus)  # a replay, through a Tensor-only VJP (no vjp_on_arrays)
+    assert out.item() == 6.0 and np.array_equal(w.grad.data, [3.0, 3.0, 3.0])
+    with pytest.raises(TraceError, match=r"op 1 \(PositivePart\) returned shape \(2,\).*\(3,\) float64 when traced"):
+        step(Tensor(np.float64([1.0, -1.0, 1.0])))
+
+
+def test_bad_calls_get_clear_errors():
+    w = Tensor(np.float32([1.0, 2.0]), requires_grad=True)
+    with tg.no_grad(), pytest.raises(RuntimeError, match="inside no_grad"):
+        trace_backward(lambda x: (w * x).sum())(Tensor(np.ones(2, np.float32)))
+    with pytest.raises(RuntimeError, match="scalar loss"):
+        trace_backward(lambda x: w * x)(Tensor(np.ones(2, np.float32)))
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        trace_backward(lambda x: (x * 2).sum())(Tensor(np.ones(2, np.float32)))
+    with pytest.raises(TypeError, match="must return a Tensor"):
+        trace_backward(lambda x: 1.0)(Tensor(np.ones(2, np.float32)))
+    with pytest.raises(TypeError, match="hashable"):
+        trace_backward(lambda x, opts: (w * x).sum())(Tensor(np.ones(2, np.float32)), [1])
+
+
+def test_a_hashable_argument_is_part_of_the_signature():
+    w = Tensor(np.float64([1.0, 2.0]), requires_grad=True)
+    step = trace_backward(lambda x, scale: (w * x * scale).sum())
+    x = Tensor(np.float64([3.0, 4.0]))
+    assert step(x, 2.0).item() == 22.0
+    assert step(x, 3.0).item() == 33.0
+    assert step.traces == 2 and np.array_equal(w.grad.data, [15.0, 20.0])
+
+
+def test_the_loss_may_be_a_parameter_itself():
+    w = Tensor(np.float32(2.5), requires_grad=True)
+    out = trace_backward(lambda: w)()
+    assert out.item() == 2.5 and w.grad.dtype == np.float32 and w.grad.item() == 1.0
+
+
+def test_anomaly_mode_runs_the_eager_engine():
+    w = Tensor(np.float64([1.0, -1.0]), requires_grad=True)
+    step = trace_backward(lambda x: (w * x).log().sum())
+    with tg.detect_anomaly(), pytest.raises(tg.AnomalyError, match="log"):
+        step(Tensor(np.float64([1.0, 1.0])))
+    assert step.traces == 0
+
+
+def test_a_plan_keeps_no_arrays_between_calls():
+    model = MLP([4, 3, 2], rng=0)
+    step = trace_backward(lambda x, y: model.loss(x, y))
+    x, y = Tensor(np.ones((5, 4), np.float32)), np.array([0, 1, 0, 1, 1])
+    for _ in range(3):
+        step(x, y)
+    (plan,) = step._plans.values()
+    assert all(h.data is None for h in plan.holders)
