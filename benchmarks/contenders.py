@@ -17,9 +17,10 @@ import numpy as np
 import tinygrad_np as tg
 from mnist import reference
 from mnist.model import MLP
+from tinygrad_np.jit import trace_backward
 from tinygrad_np.optim import SGD
 
-from .report import PHASES
+from .report import PHASES, TRACED
 
 
 def initial_params(sizes: Sequence[int], seed: int = 0) -> list[np.ndarray]:
@@ -129,6 +130,36 @@ class TinygradNP(Contender):
 
     def weights(self) -> list[np.ndarray]:
         return [p.data for p in self.model.param_list()]
+
+
+class TinygradNPTraced(TinygradNP):
+    """tinygrad_np with ``jit.trace_backward``: the same model, loss, optimizer and gradients, each
+    step's forward + backward replayed from a plan (traced on the first two batches of each size)."""
+
+    name = TRACED
+
+    def reset(self, params: Sequence[np.ndarray] | None = None) -> None:
+        if not hasattr(self, "train_step"):
+            super().reset(params)
+            self.train_step = trace_backward(self.model.loss)
+            return
+        # Keep the parameter Tensors the plans hold; give them fresh arrays (a plan reads .data).
+        for p, value in zip(self.model.param_list(), self.init if params is None else params):
+            p.data = np.array(value, dtype=p.dtype)
+
+    def gradients(self, xb: np.ndarray, yb: np.ndarray) -> list[np.ndarray]:
+        self.opt.zero_grad()
+        self.train_step(tg.Tensor(xb), yb)
+        return [p.grad.data.copy() for p in self.model.param_list()]
+
+    def step(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        self.opt.zero_grad()
+        loss = self.train_step(tg.Tensor(xb), yb)
+        self.opt.step()
+        return loss.item()
+
+    def epoch_phases(self, order: np.ndarray) -> dict[str, float]:
+        raise NotImplementedError("a replay runs the forward and the backward in one call: no split")
 
 
 def reference_step(params: list[np.ndarray], lr: float) -> Callable[[np.ndarray, np.ndarray], float]:
@@ -267,7 +298,7 @@ def epoch_flops(sizes: Sequence[int], n_samples: int) -> float:
 
 
 def available(include_torch: bool = True) -> list[Callable[..., Contender]]:
-    out: list[Callable[..., Contender]] = [HandNumPy, TinygradNP]
+    out: list[Callable[..., Contender]] = [HandNumPy, TinygradNP, TinygradNPTraced]
     if include_torch:
         try:
             import torch  # noqa: F401

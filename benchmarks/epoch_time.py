@@ -181,10 +181,16 @@ def bench_config(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray,
     ref_grads = reference.loss_and_grads([p.copy() for p in tgc.init], xb, yb)[1]
     result["max_grad_diff_vs_reference"] = max(float(np.max(np.abs(a - b)))
                                                for a, b in zip(tgc.gradients(xb, yb), ref_grads))
+    traced = next((c for c in racers if c.name == C.TinygradNPTraced.name), None)
+    if traced is not None:  # the replayed step's gradients: the same as eager autograd's, bit for bit
+        traced.reset()
+        result["traced_grads_equal_eager"] = all(np.array_equal(a, b) for a, b in
+                                                 zip(traced.gradients(xb, yb), tgc.gradients(xb, yb)))
     result["tinygrad_phases_s"], result["reference_phases_s"] = phases_interleaved(
         [tgc, refc], rng.permutation(len(X)), batch, block)
     mem_order = rng.permutation(len(X))
-    result["memory"] = {c.name: traced_memory(c, mem_order) for c in racers if c.name in (BASELINE, tgc.name)}
+    result["memory"] = {c.name: traced_memory(c, mem_order) for c in racers
+                        if c.name in (BASELINE, tgc.name, C.TinygradNPTraced.name)}
     return result
 
 

@@ -10,6 +10,9 @@ from typing import Any
 #: gathering the batch, forward pass with the loss, backward pass, optimizer update.
 PHASES = ("data", "forward", "backward", "optimizer")
 
+#: The contender name of tinygrad_np with ``jit.trace_backward`` (``contenders.TinygradNPTraced``).
+TRACED = "tinygrad_np (traced)"
+
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to a temp file beside ``path``, then rename it over ``path``."""
@@ -58,17 +61,20 @@ def epoch_markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {r['arch']} | {r['batch']} | " + " | ".join(cells) + f" | {total} |")
     lines += ["", "Traced NumPy memory, and agreement with the hand-derived reference (one batch's gradients at "
               "the initial weights; weights after the first epoch):",
-              "", "| arch | batch | peak mem tinygrad_np | peak mem hand NumPy "
-              "| growth over 3 epochs | max abs grad diff | max abs weight diff |",
-              "|---|---:|---:|---:|---:|---:|---:|"]
+              "", "| arch | batch | peak mem tinygrad_np (traced) | peak mem hand NumPy "
+              "| growth over 3 epochs (traced) | max abs grad diff | max abs weight diff | traced grads = eager |",
+              "|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in report["results"]:
         mem = r["memory"]
-        tg = mem.get("tinygrad_np", {})
+        tg, tr = mem.get("tinygrad_np", {}), mem.get(TRACED)
         ref = mem.get(report["baseline"], {})
         dw = r["contenders"].get("tinygrad_np", {}).get("max_weight_diff_vs_reference")
         dg = r.get("max_grad_diff_vs_reference", float("nan"))
-        lines.append(f"| {r['arch']} | {r['batch']} | {_mib(tg.get('peak_bytes', 0))} | "
-                     f"{_mib(ref.get('peak_bytes', 0))} | {tg.get('growth_bytes', 0) / 1024:.1f} KiB | {dg:.1e} | {'-' if dw is None else f'{dw:.1e}'} |")
+        peak = _mib(tg.get("peak_bytes", 0)) + ("" if tr is None else f" ({_mib(tr['peak_bytes'])})")
+        growth = f"{tg.get('growth_bytes', 0) / 1024:.1f} KiB" + ("" if tr is None else f" ({tr['growth_bytes'] / 1024:.1f} KiB)")
+        same = {True: "yes", False: "NO", None: "-"}[r.get("traced_grads_equal_eager")]
+        lines.append(f"| {r['arch']} | {r['batch']} | {peak} | {_mib(ref.get('peak_bytes', 0))} | {growth} | {dg:.1e} | "
+                     f"{'-' if dw is None else f'{dw:.1e}'} | {same} |")
     return "\n".join(lines) + "\n"
 
 

@@ -35,7 +35,7 @@ def test_quick_run_writes_json_markdown_png(quick_report):
     (r,) = on_disk["results"]
     assert r["arch"] == "784-128-64-10" and r["batch"] == 128 and r["n_samples"] == 512
     names = set(r["contenders"])
-    assert {C.HandNumPy.name, C.TinygradNP.name, C.GemmBound.name} <= names
+    assert {C.HandNumPy.name, C.TinygradNP.name, C.TinygradNPTraced.name, C.GemmBound.name} <= names
     for c in r["contenders"].values():
         assert len(c["times_s"]) == on_disk["settings"]["reps"] == 2
         assert c["min_s"] <= c["median_s"] <= c["max_s"]
@@ -65,11 +65,13 @@ def test_autograd_gradients_equal_the_hand_derived_ones(quick_report):
     _, report = quick_report
     diff = report["results"][0]["max_grad_diff_vs_reference"]
     assert 0.0 <= diff < 1e-6
+    assert report["results"][0]["traced_grads_equal_eager"] is True  # the replayed step: bit for bit
 
 
-def test_memory_does_not_grow_between_epochs(quick_report):
+@pytest.mark.parametrize("name", [C.TinygradNP.name, C.TinygradNPTraced.name])
+def test_memory_does_not_grow_between_epochs(quick_report, name):
     _, report = quick_report
-    mem = report["results"][0]["memory"][C.TinygradNP.name]
+    mem = report["results"][0]["memory"][name]
     assert abs(mem["growth_bytes"]) < 64 * 1024
 
 
