@@ -58,13 +58,13 @@ class TracedBackward:
         self._plans: dict[Hashable, _Plan] = {}
 
     def __call__(self, *args: Any) -> Tensor:
-        if not autograd.is_grad_enabled():
+        if not autograd._grad_enabled:
             raise RuntimeError("trace_backward: called inside no_grad (the step computes gradients)")
         if autograd._anomaly_enabled:  # debugging: the eager engine, with its per-op checks
             loss = self.fn(*args)
             loss.backward()
             return loss.detach()
-        key = _signature(args)
+        key, arrays = _signature(args)
         plan = self._plans.get(key)
         if plan is not None and plan.leaf_flags != tuple([t.requires_grad for t in plan.leaves]):
             plan = None  # a parameter was frozen or unfrozen since: trace anew
@@ -75,12 +75,12 @@ class TracedBackward:
                 _compare(first, plan, self.fn)
                 plan.verified = True
             self._plans[key] = plan
-        return _replay(plan, args)
+        return _replay(plan, args, arrays)
 
     def _trace(self, args: tuple[Any, ...]) -> _Plan:
         """Run ``fn`` eagerly (Tensor arguments requiring grad) and turn its graph into a plan."""
         self.traces += 1
-        arrays = [_array(a) for a in args]
+        arrays = _signature(args)[1]
         traced = [Tensor._from_op(a.data, None) if isinstance(a, Tensor) else a for a in args]
         for t in traced:
             if isinstance(t, Tensor):
@@ -160,32 +160,32 @@ def trace_backward(fn: Callable[..., Tensor]) -> TracedBackward:
     return TracedBackward(fn)
 
 
-def _array(a: Any) -> np.ndarray | None:
-    return a.data if isinstance(a, Tensor) else a if isinstance(a, np.ndarray) else None
-
-
-def _signature(args: tuple[Any, ...]) -> Hashable:
-    """What selects a plan: each argument's shape, dtype and requires_grad (or its value)."""
-    key = []
+def _signature(args: tuple[Any, ...]) -> tuple[Hashable, list[np.ndarray | None]]:
+    """What selects a plan (each argument's shape, dtype and requires_grad, or its value), and
+    the arguments' arrays (None for a value)."""
+    key, arrays = [], []
     for a in args:
         if isinstance(a, Tensor):
-            key.append((a.data.shape, a.data.dtype, a.requires_grad))
+            d = a.data
+            key.append((d.shape, d.dtype, a.requires_grad))
         elif isinstance(a, np.ndarray):
-            key.append((a.shape, a.dtype, None))
+            d = a
+            key.append((d.shape, d.dtype, None))
         else:
             try:
                 hash(a)
             except TypeError:
                 raise TypeError(f"trace_backward: arguments must be Tensors, ndarrays or hashable values; "
                                 f"got {type(a).__name__}") from None
+            d = None
             key.append((type(a), a))
-    return tuple(key)
+        arrays.append(d)
+    return tuple(key), arrays
 
 
-def _replay(plan: _Plan, args: tuple[Any, ...]) -> Tensor:
-    """Run a plan on ``args``: the forward, then the loss's backward into the leaves' ``.grad``,
-    with graph recording off (the VJPs run on ndarrays, as in a plain ``backward()``)."""
-    arrays = [_array(a) for a in args]
+def _replay(plan: _Plan, args: tuple[Any, ...], arrays: list[np.ndarray | None]) -> Tensor:
+    """Run a plan on ``args`` (``arrays``: their arrays): the forward, then the loss's backward into
+    the leaves' ``.grad``, with graph recording off (the VJPs run on ndarrays, as in a plain ``backward()``)."""
     for h, a in zip(plan.arg_holders, arrays):
         if h is not None:
             h.data = a
