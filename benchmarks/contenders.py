@@ -17,7 +17,7 @@ import numpy as np
 import tinygrad_np as tg
 from mnist import reference
 from mnist.model import MLP
-from tinygrad_np.jit import trace_backward
+from tinygrad_np.jit import traced_step
 from tinygrad_np.optim import SGD
 
 from .report import PHASES, TRACED
@@ -133,7 +133,7 @@ class TinygradNP(Contender):
 
 
 class TinygradNPTraced(TinygradNP):
-    """tinygrad_np with ``jit.trace_backward``: the same model, loss, optimizer and gradients, each
+    """tinygrad_np with ``jit.traced_step``: the same model, loss, optimizer and gradients, each
     step's forward + backward replayed from a plan (traced on the first two batches of each size)."""
 
     name = TRACED
@@ -141,7 +141,7 @@ class TinygradNPTraced(TinygradNP):
     def reset(self, params: Sequence[np.ndarray] | None = None) -> None:
         if not hasattr(self, "train_step"):
             super().reset(params)
-            self.train_step = trace_backward(self.model.loss)
+            self.train_step = traced_step(self.model.loss)
             return
         # Keep the parameter Tensors the plans hold; give them fresh arrays (a plan reads .data).
         for p, value in zip(self.model.param_list(), self.init if params is None else params):

@@ -10,7 +10,7 @@ from typing import Any
 #: gathering the batch, forward pass with the loss, backward pass, optimizer update.
 PHASES = ("data", "forward", "backward", "optimizer")
 
-#: The contender name of tinygrad_np with ``jit.trace_backward`` (``contenders.TinygradNPTraced``).
+#: The contender name of tinygrad_np with ``jit.traced_step`` (``contenders.TinygradNPTraced``).
 TRACED = "tinygrad_np (traced)"
 
 

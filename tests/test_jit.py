@@ -1,4 +1,4 @@
-"""``jit.trace_backward``: a traced and replayed step computes exactly what the eager one does.
+"""``jit.traced_step``: a traced and replayed step computes exactly what the eager one does.
 
 Every comparison is bit for bit (``np.array_equal``): a replay runs the same op forwards and the
 same VJPs in the same order as the eager engine, so not even rounding may differ.
@@ -14,7 +14,7 @@ import tinygrad_np as tg
 from mnist.model import MLP
 from tinygrad_np import Tensor, nn
 from tinygrad_np.autograd import Function
-from tinygrad_np.jit import TraceError, trace_backward
+from tinygrad_np.jit import TraceError, traced_step
 from tinygrad_np.optim import SGD
 
 
@@ -38,7 +38,7 @@ def test_traced_training_is_bit_identical_to_eager(sizes, batch, dtype):
     sizes = sizes[:-1] + [max(sizes[-1], 2)]
     eager, traced = twin_models(sizes, dtype)
     opt_e, opt_t = SGD(eager.parameters(), lr=0.1), SGD(traced.parameters(), lr=0.1)
-    step = trace_backward(lambda x, y: traced.loss(x, y))
+    step = traced_step(lambda x, y: traced.loss(x, y))
     rng = np.random.default_rng(1)
     for b in [batch] * 4 + [batch + 1] * 3:
         x = rng.standard_normal((b, 6)).astype(dtype)
@@ -71,7 +71,7 @@ def test_random_expression_graphs_replay_exactly(graph, data):
     def loss(x, upstream, ps):
         return (graph.fn(x, *ps) * upstream).sum()
 
-    step = trace_backward(lambda x, upstream: loss(x, upstream, params_t))
+    step = traced_step(lambda x, upstream: loss(x, upstream, params_t))
     shape0 = graph.leaves[0].shape
     out_shape = graph.fn(*[Tensor(x) for x in graph.leaves]).shape
     x_e, x_t = Tensor(graph.leaves[0], requires_grad=True), None
@@ -93,7 +93,7 @@ def test_dtype_promotion_casts_the_gradient_back():
     """A float32 parameter times a float64 argument: the loss is float64, the parameter's
     gradient float32 (the engine's cast back), in both."""
     w_e, w_t = Tensor(np.float32([1.5, -2.0]), requires_grad=True), Tensor(np.float32([1.5, -2.0]), requires_grad=True)
-    step = trace_backward(lambda x: (w_t * x).sum())
+    step = traced_step(lambda x: (w_t * x).sum())
     for v in ([0.25, 3.0], [1.0, -1.0], [2.0, 0.5]):
         x = Tensor(np.float64(v))
         (w_e * x).sum().backward()
@@ -105,7 +105,7 @@ def test_dtype_promotion_casts_the_gradient_back():
 
 def test_a_new_signature_traces_again_and_a_frozen_parameter_gets_no_gradient():
     model = MLP([4, 3, 2], rng=0)
-    step = trace_backward(lambda x, y: model.loss(x, y))
+    step = traced_step(lambda x, y: model.loss(x, y))
     x, y = Tensor(np.ones((5, 4), np.float32)), np.array([0, 1, 0, 1, 1])
     for _ in range(3):
         step(x, y)
@@ -126,7 +126,7 @@ def test_a_new_signature_traces_again_and_a_frozen_parameter_gets_no_gradient():
 def test_a_constant_that_changes_between_calls_raises_at_the_second_call():
     """Dropout draws its mask with NumPy inside the function: a plan would freeze it."""
     layer, drop = nn.Linear(4, 3, rng=0), nn.Dropout(0.5, rng=0)
-    step = trace_backward(lambda x: drop(layer(x)).sum())
+    step = traced_step(lambda x: drop(layer(x)).sum())
     x = Tensor(np.ones((6, 4), np.float32))
     step(x)
     with pytest.raises(TraceError, match=r"op \d+ \(Mul\) has a constant input of shape \(6, 3\) that changed"):
@@ -137,13 +137,13 @@ def test_labels_converted_inside_the_function_are_caught():
     """``y.astype(...)`` makes a new array from an argument's values: frozen, so the second call
     (other labels) finds the cross-entropy op's parameters changed."""
     model = MLP([4, 3], rng=0)
-    step = trace_backward(lambda x, y: model.loss(x, y.astype(np.int64)))
+    step = traced_step(lambda x, y: model.loss(x, y.astype(np.int64)))
     x = Tensor(np.ones((2, 4), np.float32))
     step(x, np.array([0, 1], np.int32))
     with pytest.raises(TraceError, match=r"op \d+ \(CrossEntropy\) changed between two calls"):
         step(x, np.array([2, 1], np.int32))
     # the MSE loss builds onehot(y) with NumPy: a constant made from the labels' values
-    mse = trace_backward(lambda x, y: model.loss(x, y, "mse"))
+    mse = traced_step(lambda x, y: model.loss(x, y, "mse"))
     mse(x, np.array([0, 1]))
     with pytest.raises(TraceError, match=r"op \d+ \(Sub\) has a constant input of shape \(2, 3\) that changed"):
         mse(x, np.array([2, 1]))
@@ -164,7 +164,7 @@ class PositivePart(Function):
 
 def test_an_output_shape_that_depends_on_the_data_raises_at_replay():
     w = Tensor(np.float64([1.0, 2.0, 3.0]), requires_grad=True)
-    step = trace_backward(lambda x: Tensor.apply(PositivePart, w * x).sum())
+    step = traced_step(lambda x: Tensor.apply(PositivePart, w * x).sum())
     plus = Tensor(np.float64([1.0, 1.0, 1.0]))
     step(plus)
     step(plus)  # the same values twice: the two traces agree
@@ -177,20 +177,20 @@ def test_an_output_shape_that_depends_on_the_data_raises_at_replay():
 def test_bad_calls_get_clear_errors():
     w = Tensor(np.float32([1.0, 2.0]), requires_grad=True)
     with tg.no_grad(), pytest.raises(RuntimeError, match="inside no_grad"):
-        trace_backward(lambda x: (w * x).sum())(Tensor(np.ones(2, np.float32)))
+        traced_step(lambda x: (w * x).sum())(Tensor(np.ones(2, np.float32)))
     with pytest.raises(RuntimeError, match="scalar loss"):
-        trace_backward(lambda x: w * x)(Tensor(np.ones(2, np.float32)))
+        traced_step(lambda x: w * x)(Tensor(np.ones(2, np.float32)))
     with pytest.raises(RuntimeError, match="does not require grad"):
-        trace_backward(lambda x: (x * 2).sum())(Tensor(np.ones(2, np.float32)))
+        traced_step(lambda x: (x * 2).sum())(Tensor(np.ones(2, np.float32)))
     with pytest.raises(TypeError, match="must return a Tensor"):
-        trace_backward(lambda x: 1.0)(Tensor(np.ones(2, np.float32)))
+        traced_step(lambda x: 1.0)(Tensor(np.ones(2, np.float32)))
     with pytest.raises(TypeError, match="hashable"):
-        trace_backward(lambda x, opts: (w * x).sum())(Tensor(np.ones(2, np.float32)), [1])
+        traced_step(lambda x, opts: (w * x).sum())(Tensor(np.ones(2, np.float32)), [1])
 
 
 def test_a_hashable_argument_is_part_of_the_signature():
     w = Tensor(np.float64([1.0, 2.0]), requires_grad=True)
-    step = trace_backward(lambda x, scale: (w * x * scale).sum())
+    step = traced_step(lambda x, scale: (w * x * scale).sum())
     x = Tensor(np.float64([3.0, 4.0]))
     assert step(x, 2.0).item() == 22.0
     assert step(x, 3.0).item() == 33.0
@@ -199,13 +199,13 @@ def test_a_hashable_argument_is_part_of_the_signature():
 
 def test_the_loss_may_be_a_parameter_itself():
     w = Tensor(np.float32(2.5), requires_grad=True)
-    out = trace_backward(lambda: w)()
+    out = traced_step(lambda: w)()
     assert out.item() == 2.5 and w.grad.dtype == np.float32 and w.grad.item() == 1.0
 
 
 def test_anomaly_mode_runs_the_eager_engine():
     w = Tensor(np.float64([1.0, -1.0]), requires_grad=True)
-    step = trace_backward(lambda x: (w * x).log().sum())
+    step = traced_step(lambda x: (w * x).log().sum())
     with tg.detect_anomaly(), pytest.raises(tg.AnomalyError, match="log"):
         step(Tensor(np.float64([1.0, 1.0])))
     assert step.traces == 0
@@ -213,7 +213,7 @@ def test_anomaly_mode_runs_the_eager_engine():
 
 def test_a_plan_keeps_no_arrays_between_calls():
     model = MLP([4, 3, 2], rng=0)
-    step = trace_backward(lambda x, y: model.loss(x, y))
+    step = traced_step(lambda x, y: model.loss(x, y))
     x, y = Tensor(np.ones((5, 4), np.float32)), np.array([0, 1, 0, 1, 1])
     for _ in range(3):
         step(x, y)

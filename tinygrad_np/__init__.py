@@ -33,3 +33,8 @@ from .functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp  
 
 __all__ += ["functional", "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp",
             "data", "optim", "viz"]
+
+from . import jit  # noqa: E402
+from .jit import TraceError, traced_step  # noqa: E402
+
+__all__ += ["jit", "traced_step", "TraceError"]

@@ -1,6 +1,6 @@
 """Trace once, replay many: a training step's forward and backward without the per-op bookkeeping.
 
-``step = trace_backward(fn)`` makes a callable with ``step(*args)`` ≡
+``step = traced_step(fn)`` makes a callable with ``step(*args)`` ≡
 ``loss = fn(*args); loss.backward(); return loss.detach()``: the same loss and the same ``.grad``
 of every parameter, bit for bit (a test compares). Like ``jax.jit`` and tinygrad's ``TinyJit``,
 it records what ``fn`` did once per input signature (the shapes and dtypes of the arguments)
@@ -23,7 +23,9 @@ traces again and compares the two plans; a constant that changed raises ``TraceE
 the op (pass such values in as arguments, or call ``fn`` eagerly). Every replay checks each op's
 output shape and dtype against the plan's. Parameters are found by identity: a replay reads
 each parameter's current ``.data`` (so in-place updates and new arrays are both seen), but a
-parameter Tensor replaced by another object is not; make a new ``trace_backward`` then.
+parameter Tensor replaced by another object is not; make a new ``traced_step`` then. Side effects
+of ``fn`` happen at the traces only. The loss must be a scalar; replays are first-order (use the
+eager engine for ``create_graph=True``); inside ``detect_anomaly()`` a step runs eagerly.
 """
 from __future__ import annotations
 
@@ -48,7 +50,7 @@ class _Plan:
                  "root_index", "signature", "consts", "verified")
 
 
-class TracedBackward:
+class TracedStep:
     """``fn``'s forward + backward, traced once per input signature and replayed (see the module
     docstring). ``traces`` counts the eager traces run so far."""
 
@@ -59,7 +61,7 @@ class TracedBackward:
 
     def __call__(self, *args: Any) -> Tensor:
         if not autograd._grad_enabled:
-            raise RuntimeError("trace_backward: called inside no_grad (the step computes gradients)")
+            raise RuntimeError("traced_step: called inside no_grad (the step computes gradients)")
         if autograd._anomaly_enabled:  # debugging: the eager engine, with its per-op checks
             loss = self.fn(*args)
             loss.backward()
@@ -88,7 +90,7 @@ class TracedBackward:
         with autograd.enable_grad():
             root = self.fn(*traced)
         if not isinstance(root, Tensor):
-            raise TypeError(f"trace_backward: fn must return a Tensor, got {type(root).__name__}")
+            raise TypeError(f"traced_step: fn must return a Tensor, got {type(root).__name__}")
         nodes = topological_order([root])[::-1]  # producers first: the forward order
         node_index = {id(t): i for i, t in enumerate(nodes)}
         arg_index = {id(t): k for k, t in enumerate(traced) if isinstance(t, Tensor)}
@@ -149,15 +151,15 @@ class TracedBackward:
         if not root_requires:
             raise RuntimeError("backward on a tensor that does not require grad (no graph to go back through)")
         if root.data.size != 1:
-            raise RuntimeError(f"trace_backward: fn must return a scalar loss; got shape {root.shape}")
+            raise RuntimeError(f"traced_step: fn must return a scalar loss; got shape {root.shape}")
         return plan
 
 
-def trace_backward(fn: Callable[..., Tensor]) -> TracedBackward:
+def traced_step(fn: Callable[..., Tensor]) -> TracedStep:
     """``step(*args)`` ≡ ``loss = fn(*args); loss.backward(); return loss.detach()``, traced once
     per input signature and replayed without per-op bookkeeping (see the module docstring).
     Arguments: Tensors and ndarrays (the data of a step) or hashable values (part of the signature)."""
-    return TracedBackward(fn)
+    return TracedStep(fn)
 
 
 def _signature(args: tuple[Any, ...]) -> tuple[Hashable, list[np.ndarray | None]]:
@@ -175,7 +177,7 @@ def _signature(args: tuple[Any, ...]) -> tuple[Hashable, list[np.ndarray | None]
             try:
                 hash(a)
             except TypeError:
-                raise TypeError(f"trace_backward: arguments must be Tensors, ndarrays or hashable values; "
+                raise TypeError(f"traced_step: arguments must be Tensors, ndarrays or hashable values; "
                                 f"got {type(a).__name__}") from None
             d = None
             key.append((type(a), a))
@@ -213,13 +215,13 @@ def _forward(plan: _Plan, arrays: list[np.ndarray | None]) -> list[Any]:
         y = fn.forward(*[x.data for x in inputs], **params)
         if type(y) is not np.ndarray:  # NumPy reductions return scalars
             y = np.asarray(y)
-        if y.shape != shape or y.dtype != dtype:
-            raise TraceError(f"trace_backward: op {i} ({fn.name}) returned shape {y.shape} {y.dtype}, "
+        if y.shape != shape or y.dtype is not dtype and y.dtype != dtype:
+            raise TraceError(f"traced_step: op {i} ({fn.name}) returned shape {y.shape} {y.dtype}, "
                              f"but {shape} {dtype} when traced: its output shape depends on the "
                              "data, which a plan cannot replay; call fn eagerly")
         out.data = y
-        if in_backward:
-            fn.inputs, fn.needs_input_grad, fn.params = inputs, needs, params
+        if in_backward:  # what its VJP reads (as Tensor.apply would set)
+            fn.inputs, fn.needs_input_grad = inputs, needs
             fns.append(fn)
         else:
             fns.append(None)
@@ -230,9 +232,11 @@ def _backward(plan: _Plan, fns: list[Any], args: tuple[Any, ...], seed: np.ndarr
     """The engine's backward pass over the plan's recorded order (see ``autograd.run_backward``):
     a gradient for an op's output is summed in ``grads``, a leaf's goes into its ``.grad``."""
     grads: list[Any] = [None] * len(fns)
+    if plan.root_index >= 0:
+        grads[plan.root_index] = seed
     wrap = Tensor._from_op
     for i, out, out_dtype, edges in plan.backward:
-        g = seed if i == plan.root_index else grads[i]
+        g = grads[i]
         if g is None:
             continue
         fn = fns[i]
@@ -264,16 +268,16 @@ def _compare(first: _Plan, second: _Plan, fn: Callable) -> None:
             "made from the arguments' values, Python control flow on the data) is frozen in a plan; "
             "pass it in as an argument, or call fn eagerly")
     if len(first.signature) != len(second.signature):
-        raise TraceError(f"trace_backward: {name} recorded {len(first.signature)} ops, then "
+        raise TraceError(f"traced_step: {name} recorded {len(first.signature)} ops, then "
                          f"{len(second.signature)} for the same input shapes; {hint}")
     for i, (a, b) in enumerate(zip(first.signature, second.signature)):
         if a[:3] != b[:3] or a[4:] != b[4:] or not _same(a[3], b[3]):
-            raise TraceError(f"trace_backward: {name}'s op {i} ({b[0].__name__}) changed between two calls "
+            raise TraceError(f"traced_step: {name}'s op {i} ({b[0].__name__}) changed between two calls "
                              f"with the same input shapes (its inputs or parameters); {hint}")
     for k, (a, b) in enumerate(zip(first.consts, second.consts)):
         if not _same(a, b):
             where = next(i for i, sig in enumerate(second.signature) if ("constant", k) in sig[1])
-            raise TraceError(f"trace_backward: {name}'s op {where} ({second.signature[where][0].__name__}) has a "
+            raise TraceError(f"traced_step: {name}'s op {where} ({second.signature[where][0].__name__}) has a "
                              f"constant input of shape {np.shape(b)} that changed between two calls; {hint}")
 
 
