@@ -84,9 +84,11 @@ def import_as(name: str, package_dir: Path) -> ModuleType:
     return module
 
 
-def tinygrad_step(tg: ModuleType, params: list[np.ndarray], lr: float) -> tuple[blockrace.Step, list[np.ndarray]]:
+def tinygrad_step(tg: ModuleType, params: list[np.ndarray], lr: float,
+                  traced: bool = False) -> tuple[blockrace.Step, list[Any]]:
     """The MLP with weights ``params`` (reference layout, copied) in version ``tg`` of the package,
-    as ``mnist.model.MLP`` builds it; returns one training step and the model's weight arrays."""
+    as ``mnist.model.MLP`` builds it; returns one training step (eager, or through the version's
+    ``traced_step``) and the model's parameter Tensors in the reference layout."""
     nn, layers = tg.nn, []
     for w, b in zip(params[::2], params[1::2]):
         lin = nn.Linear(*w.shape, rng=0, dtype=w.dtype)
@@ -96,28 +98,46 @@ def tinygrad_step(tg: ModuleType, params: list[np.ndarray], lr: float) -> tuple[
     model = nn.Sequential(*layers[:-1])
     opt = tg.optim.SGD(model.parameters(), lr=lr)
 
-    def step(xb: np.ndarray, yb: np.ndarray) -> None:
-        loss = nn.functional.cross_entropy(model(tg.Tensor(xb)), yb)
+    def loss(x: Any, yb: np.ndarray) -> Any:
+        return nn.functional.cross_entropy(model(x), yb)
+
+    def eager_step(xb: np.ndarray, yb: np.ndarray) -> None:
+        out = loss(tg.Tensor(xb), yb)
         opt.zero_grad()
-        loss.backward()
+        out.backward()
         opt.step()
 
-    arrays = [a for lin in layers[::2] for a in (lin.weight.data, lin.bias.data)]
-    return step, arrays
+    replay = tg.traced_step(loss) if traced else None
+
+    def traced_step(xb: np.ndarray, yb: np.ndarray) -> None:
+        opt.zero_grad()
+        replay(tg.Tensor(xb), yb)
+        opt.step()
+
+    return traced_step if traced else eager_step, [t for lin in layers[::2] for t in (lin.weight, lin.bias)]
 
 
 def race(versions: dict[str, ModuleType], sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, *,
-         blocks: int, steps: int, lr: float = 0.05, seed: int = 0) -> dict[str, Any]:
-    """The reference and each version in ``versions`` taking turns, rebuilt before every block."""
+         blocks: int, steps: int, lr: float = 0.05, seed: int = 0, traced: bool = False) -> dict[str, Any]:
+    """The reference and each version in ``versions`` taking turns, rebuilt before every block.
+    ``traced``: the versions train through ``traced_step``; a rebuild then keeps the model (whose
+    plans hold its parameter Tensors) and gives its parameters fresh copies of their arrays."""
     init = C.initial_params(sizes, seed)
     weights = {name: [p.copy() for p in init] for name in ["reference", *versions]}
+    kept: dict[str, tuple[blockrace.Step, list[Any]]] = {}
 
     def builder(name: str) -> blockrace.Build:
         def build() -> blockrace.Step:
             if name == "reference":
                 weights[name] = [p.copy() for p in weights[name]]
                 return C.reference_step(weights[name], lr)
-            step, weights[name] = tinygrad_step(versions[name], weights[name], lr)
+            if traced and name in kept:
+                step, tensors = kept[name]
+                for t in tensors:
+                    t.data = t.data.copy()
+            else:
+                step, tensors = kept[name] = tinygrad_step(versions[name], weights[name], lr, traced)
+            weights[name] = [t.data for t in tensors]
             return step
         return build
 
@@ -136,6 +156,7 @@ def race(versions: dict[str, ModuleType], sizes: Sequence[int], batch: int, X: n
     medians = [np.median(boot.choice(ratio, len(ratio))) for _ in range(2000)]
     result["b_over_a"] = {"median": float(np.median(ratio)), "ci95": [float(np.percentile(medians, 2.5)),
                                                                       float(np.percentile(medians, 97.5))]}
+    weights.update({name: [t.data for t in kept[name][1]] for name in kept})  # (the last step's, when traced)
     result["same_weights"] = all(np.array_equal(p, q) for p, q in zip(weights[a], weights[b]))
     result["max_weight_diff_vs_reference"] = max(float(np.max(np.abs(p - q)))
                                                  for p, q in zip(weights[b], weights["reference"]))
@@ -144,8 +165,8 @@ def race(versions: dict[str, ModuleType], sizes: Sequence[int], batch: int, X: n
 
 def markdown(report: dict[str, Any]) -> str:
     a, b = report["versions"]
-    lines = [f"A = {a}, B = {b}; {report['data']} data, blocks of {report['steps']} steps, contenders "
-             "rebuilt before each block.", "",
+    lines = [f"A = {a}, B = {b}{' (traced steps)' if report.get('traced') else ''}; {report['data']} data, "
+             f"blocks of {report['steps']} steps, contenders rebuilt before each block.", "",
              "| arch | batch | reference µs/step | A µs/step | B µs/step | A × ref | B × ref | B / A (95% CI) | same weights |",
              "|---|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in report["results"]:
@@ -164,6 +185,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("a", help="version A: a git revision or WORKTREE")
     p.add_argument("b", help="version B: a git revision or WORKTREE")
     blockrace.add_race_arguments(p, batch="128", blocks=300, steps=11)
+    p.add_argument("--traced", action="store_true",
+                   help="race the versions' traced steps (tinygrad_np.traced_step) instead of eager ones")
     p.add_argument("--json", type=Path, default=None, help="also write the report as JSON to this file")
     return blockrace.parse_race_arguments(p, argv)
 
@@ -180,10 +203,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             where = Path(tmp) / tag
             where.mkdir()
             versions[tag] = import_as(f"{PACKAGE}_{tag.lower()}", export_package(version, where))
-        results = [race(versions, sizes, int(b), X, y, blocks=args.blocks, steps=args.steps)
+        results = [race(versions, sizes, int(b), X, y, blocks=args.blocks, steps=args.steps, traced=args.traced)
                    for b in args.batch.split(",")]
     report = {"benchmark": "ab_versions", "versions": [args.a, args.b], "data": kind, "steps": args.steps,
-              "results": results}
+              "traced": args.traced, "results": results}
     print(markdown(report), end="")
     if args.json is not None:
         atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")

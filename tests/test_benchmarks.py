@@ -155,15 +155,18 @@ def test_engine_floor_quick_run_writes_results(tmp_path):
     assert "floor engine" in (tmp_path / "engine_floor.md").read_text()
 
 
-def test_ab_versions_null_run_trains_both_versions_alike(tmp_path):
+@pytest.mark.parametrize("traced", [False, True], ids=["eager", "traced"])
+def test_ab_versions_null_run_trains_both_versions_alike(tmp_path, traced):
     """WORKTREE against itself: two separately imported copies of the package train to the same
-    weights (and to the reference's, up to float32 rounding); the report is well formed."""
+    weights (and to the reference's, up to float32 rounding); the report is well formed. Traced:
+    the versions train through ``traced_step``, their models kept across the per-block rebuilds."""
     from benchmarks import ab_versions
 
     out = tmp_path / "ab.json"
     report = ab_versions.main(["WORKTREE", "WORKTREE", "--arch", "784-16-10", "--batch", "16,32", "--blocks", "3",
-                               "--steps", "3", "--data", "synthetic", "--samples", "256", "--json", str(out)])
-    assert json.loads(out.read_text()) == report
+                               "--steps", "3", "--data", "synthetic", "--samples", "256", "--json", str(out)]
+                              + ["--traced"] * traced)
+    assert json.loads(out.read_text()) == report and report["traced"] is traced
     assert [r["batch"] for r in report["results"]] == [16, 32]
     for r in report["results"]:
         assert set(r["contenders"]) == {"reference", "A", "B"}

@@ -233,3 +233,19 @@ def test_one_array_passed_twice_is_a_signature_of_its_own():
     out = step(np.array([0, 0]), np.array([2, 2]))  # a new signature: traced, not replayed on stale wiring
     assert out.item() == 2 * 2 + 6 and np.array_equal(w.grad.data, [4.0, 0.0, 2.0])
     assert step.traces == 3
+
+
+def test_plans_are_bounded(monkeypatch):
+    """A hashable argument that changes every call makes a new signature every call: the number
+    of plans kept stays bounded, and every call still computes the right gradient."""
+    from tinygrad_np import jit
+
+    monkeypatch.setattr(jit, "MAX_PLANS", 3)
+    w = Tensor(np.float64([1.0, 2.0]), requires_grad=True)
+    step = traced_step(lambda x, scale: (w * x * scale).sum())
+    x = Tensor(np.float64([3.0, 4.0]))
+    for k in range(10):
+        w.grad = None
+        assert step(x, float(k)).item() == 11.0 * k
+        assert np.array_equal(w.grad.data, [3.0 * k, 4.0 * k])
+    assert len(step._plans) == 3 and step.traces == 10

@@ -38,6 +38,10 @@ from .autograd import _sum, _vjps, accumulate_grad, conform, topological_order
 from .tensor import Tensor
 
 
+#: Plans kept per traced step (one per input signature); the least recently traced goes first.
+MAX_PLANS = 64
+
+
 class TraceError(RuntimeError):
     """``fn`` did something a plan cannot replay (a constant that changes between calls, an op
     whose output shape depends on the data)."""
@@ -76,7 +80,10 @@ class TracedStep:
             if first is not None:  # the second call of this signature: both traces must agree
                 _compare(first, plan, self.fn)
                 plan.verified = True
-            self._plans[key] = plan
+            self._plans.pop(key, None)
+            self._plans[key] = plan  # (re)inserted last: the dict is in order of use
+            if len(self._plans) > MAX_PLANS:  # e.g. a float argument that changes every call
+                del self._plans[next(iter(self._plans))]
         return _replay(plan, args, arrays)
 
     def _trace(self, args: tuple[Any, ...]) -> _Plan:
