@@ -249,3 +249,63 @@ def test_plans_are_bounded(monkeypatch):
         assert step(x, float(k)).item() == 11.0 * k
         assert np.array_equal(w.grad.data, [3.0 * k, 4.0 * k])
     assert len(step._plans) == 3 and step.traces == 10
+
+
+def owned_ops(step) -> dict[str, bool]:
+    """{op class name (numbered if repeated): whether its upstream gradient is marked owned}."""
+    (plan,) = step._plans.values()
+    names: dict[str, bool] = {}
+    for i, _, _, _, owned in plan.backward:
+        name = plan.ops[i][0].__name__
+        names[f"{name}{sum(n.startswith(name) for n in names)}"] = owned
+    return names
+
+
+def test_fresh_gradients_are_handed_over_and_shared_ones_are_not():
+    """An op may write into its upstream gradient only when that gradient is one fresh array: the
+    MLP's linear layers (each gets the product z̄ Wᵀ of the layer above), not an op whose gradient
+    is the ``g`` an ``add`` passed to both its inputs, nor one whose gradient is a sum."""
+    model = MLP([5, 4, 3, 2], rng=0)
+    mlp = traced_step(model.loss)
+    x, y = Tensor(np.ones((3, 5), np.float32)), np.array([0, 1, 1])
+    mlp(x, y)
+    assert owned_ops(mlp) == {"CrossEntropy0": True, "Linear0": True, "Linear1": True, "Linear2": True}
+
+    w = Tensor(np.float64([0.5, -1.0, 2.0]), requires_grad=True)
+    shared = traced_step(lambda x: ((w * x).relu() + (w - x).relu()).sum())  # add: g to both relus
+    shared(Tensor(np.float64([1.0, 2.0, 3.0])))
+    assert owned_ops(shared)["ReLU0"] is False and owned_ops(shared)["ReLU1"] is False
+
+    product = traced_step(lambda x: ((w * x) * (w * x).relu()).sum())  # two separate products
+    product(Tensor(np.float64([1.0, 2.0, 3.0])))
+    assert owned_ops(product)["ReLU0"] is True  # its g: g · (w x), a fresh product from mul's VJP
+
+    reused = traced_step(lambda x: (lambda h: (h.relu() * h).sum())(w * x))  # h feeds relu and mul
+    reused(Tensor(np.float64([1.0, 2.0, 3.0])))
+    assert owned_ops(reused)["Mul0"] is False  # h's gradient: relu's plus mul's, a sum
+
+
+@given(st.data())
+def test_in_place_hand_over_keeps_every_gradient_exact(data):
+    """ReLUs in every position the hand-over can meet (after a matmul, after an add that passes one
+    array to two inputs, on a shared tensor, as the loss itself): traced = eager, bit for bit, over
+    three calls with gradients accumulating."""
+    shape = (3, 4)
+    w_e = Tensor(data.draw(S.arrays((4, 4), S.floats(-1, 1))), requires_grad=True)
+    b_e = Tensor(data.draw(S.arrays((4,), S.floats(-1, 1))), requires_grad=True)
+    w_t, b_t = Tensor(w_e.data.copy(), requires_grad=True), Tensor(b_e.data.copy(), requires_grad=True)
+
+    def f(x, w, b):
+        h = (x @ w).relu()  # owned: matmul's fresh x̄
+        u = h + b  # add: g to both inputs
+        v = u.relu() + (h * 2).relu()  # relus behind an add; h used twice
+        return (v.relu() * x).sum() + (x @ w).relu().sum()
+
+    step = traced_step(lambda x: f(x, w_t, b_t))
+    for _ in range(3):
+        x = data.draw(S.off_kink_arrays(shape))
+        f(Tensor(x), w_e, b_e).backward()
+        out = step(Tensor(x.copy()))
+        assert np.array_equal(out.data, f(Tensor(x), w_e, b_e).data)
+        assert_same_tensors(w_e.grad, w_t.grad)
+        assert_same_tensors(b_e.grad, b_t.grad)

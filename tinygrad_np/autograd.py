@@ -128,6 +128,10 @@ class Function:
     A VJP may return a gradient with the *broadcast* shape; the engine un-broadcasts it in
     one place (``unbroadcast``). It should return ``None`` for inputs whose
     ``self.needs_input_grad[i]`` is False, and may skip computing them.
+
+    ``g_owned``: True when ``g`` is an ndarray that nothing else holds (set by ``jit``'s replay,
+    which knows which gradients are fresh arrays); the VJP may then write into ``g`` and return
+    it. The eager engine leaves it False.
     """
 
     inputs: tuple["Tensor", ...]
@@ -135,6 +139,7 @@ class Function:
     params: dict[str, Any]  # the keyword parameters of the forward call (set with inputs)
     released: bool = False
     vjp_on_arrays: bool = False  # see "Array VJPs" above
+    g_owned: bool = False  # see above
 
     def operands(self, g: "Tensor | np.ndarray") -> Sequence[Any]:
         """The op's inputs in ``g``'s kind: the input Tensors when ``g`` is a Tensor (the VJP

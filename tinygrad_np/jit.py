@@ -29,12 +29,12 @@ eager engine for ``create_graph=True``); inside ``detect_anomaly()`` a step runs
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Hashable
+from typing import Any, Callable, Hashable, Sequence
 
 import numpy as np
 
 from . import autograd
-from .autograd import _sum, _vjps, accumulate_grad, conform, topological_order
+from .autograd import OPS, _sum, _vjps, accumulate_grad, conform, topological_order
 from .tensor import Tensor
 
 
@@ -84,6 +84,7 @@ class TracedStep:
             self._plans[key] = plan  # (re)inserted last: the dict is in order of use
             if len(self._plans) > MAX_PLANS:  # e.g. a float argument that changes every call
                 del self._plans[next(iter(self._plans))]
+            return _replay(plan, args, arrays, fresh=[])  # this first run also finds the owned gradients
         return _replay(plan, args, arrays)
 
     def _trace(self, args: tuple[Any, ...]) -> _Plan:
@@ -149,7 +150,7 @@ class TracedStep:
             if requires[i]:
                 edges = tuple((k, s[0], s[3], None) if type(s[3]) is int else (k, s[0], -1, s[3])
                               for k, s in enumerate(sources) if s[2])
-                backward.append((i, outs[i], t.dtype, edges))
+                backward.append((i, outs[i], t.dtype, edges, False))
         plan.backward = backward[::-1]  # consumers first: the engine's order
         plan.leaf_flags = tuple([t.requires_grad for t in plan.leaves])
         holder, _, root_requires, plan.root_dest = source(root)
@@ -195,9 +196,11 @@ def _signature(args: tuple[Any, ...]) -> tuple[Hashable, list[np.ndarray | None]
     return tuple(key), arrays
 
 
-def _replay(plan: _Plan, args: tuple[Any, ...], arrays: list[np.ndarray | None]) -> Tensor:
+def _replay(plan: _Plan, args: tuple[Any, ...], arrays: list[np.ndarray | None],
+            fresh: list[tuple[int, bool]] | None = None) -> Tensor:
     """Run a plan on ``args`` (``arrays``: their arrays): the forward, then the loss's backward into
-    the leaves' ``.grad``, with graph recording off (the VJPs run on ndarrays, as in a plain ``backward()``)."""
+    the leaves' ``.grad``, with graph recording off (the VJPs run on ndarrays, as in a plain ``backward()``).
+    ``fresh``: a list to analyse the plan's gradients into (see ``_mark_owned``)."""
     for h, a in zip(plan.arg_holders, arrays):
         if h is not None:
             h.data = a
@@ -205,7 +208,9 @@ def _replay(plan: _Plan, args: tuple[Any, ...], arrays: list[np.ndarray | None])
     try:
         fns = _forward(plan, arrays)
         value = plan.root.data
-        _backward(plan, fns, args, np.array(1, dtype=value.dtype).reshape(value.shape))
+        _backward(plan, fns, args, np.array(1, dtype=value.dtype).reshape(value.shape), fresh)
+        if fresh is not None:
+            _mark_owned(plan, fresh)
     finally:
         autograd._grad_enabled = saved_mode
         for h in plan.holders:  # hold no arrays between calls
@@ -238,19 +243,23 @@ def _forward(plan: _Plan, arrays: list[np.ndarray | None]) -> list[Any]:
     return fns
 
 
-def _backward(plan: _Plan, fns: list[Any], args: tuple[Any, ...], seed: np.ndarray) -> None:
+def _backward(plan: _Plan, fns: list[Any], args: tuple[Any, ...], seed: np.ndarray,
+              fresh: list[tuple[int, bool]] | None = None) -> None:
     """The engine's backward pass over the plan's recorded order (see ``autograd.run_backward``):
-    a gradient for an op's output is summed in ``grads``, a leaf's goes into its ``.grad``."""
+    a gradient for an op's output is summed in ``grads``, a leaf's goes into its ``.grad``. An op
+    whose upstream gradient nobody else holds is told so (``Function.g_owned``)."""
     grads: list[Any] = [None] * len(fns)
     if plan.root_index >= 0:
         grads[plan.root_index] = seed
     wrap = Tensor._from_op
-    for i, out, out_dtype, edges in plan.backward:
+    for i, out, out_dtype, edges, owned in plan.backward:
         g = grads[i]
         if g is None:
             continue
         fn = fns[i]
         grads[i] = fns[i] = None  # the op's saved buffers go once its VJP has run
+        if owned:
+            fn.g_owned = True
         in_grads = fn.backward(g, out.data) if fn.vjp_on_arrays else _vjps(fn, g, out, True)
         for k, x, slot, leaf in edges:
             gx = in_grads[k]
@@ -261,6 +270,8 @@ def _backward(plan: _Plan, fns: list[Any], args: tuple[Any, ...], seed: np.ndarr
             xd = x.data
             if gx.shape != xd.shape or gx.dtype is not xd.dtype and gx.dtype != xd.dtype:
                 gx = conform(fn, x, gx, out_dtype, False)
+            if fresh is not None:
+                fresh.append((slot, _is_fresh(gx, k, fn, g, in_grads, out)))
             if slot >= 0:
                 grads[slot] = gx if grads[slot] is None else _sum(grads[slot], gx)
             else:  # a parameter, or Tensor argument -slot - 1
@@ -268,6 +279,29 @@ def _backward(plan: _Plan, fns: list[Any], args: tuple[Any, ...], seed: np.ndarr
     if plan.root_index < 0:  # fn returned a leaf itself
         dest = plan.root_dest
         accumulate_grad(dest if type(dest) is not int else args[-dest - 1], seed, wrap)
+
+
+def _is_fresh(gx: np.ndarray, k: int, fn: Any, g: Any, in_grads: Sequence[Any], out: Tensor) -> bool:
+    """Is VJP result ``gx`` (for input ``k``) an array nobody else holds: a new, writable array of a
+    registry op's VJP that is not the upstream ``g``, nor the op's input or output, nor (a view of)
+    another of its results?"""
+    if not (type(fn) is OPS.get(getattr(fn, "op_name", None)) and gx.base is None and gx.flags.writeable):
+        return False
+    if gx is g or gx is out.data or any(gx is x.data for x in fn.inputs):
+        return False
+    return all(o is None or j == k or (o is not gx and getattr(o, "base", None) is not gx)
+               for j, o in enumerate(in_grads))
+
+
+def _mark_owned(plan: _Plan, fresh: list[tuple[int, bool]]) -> None:
+    """From one run's ``fresh`` ((destination slot, fresh?) for every gradient delivered): mark each
+    op whose upstream gradient is the seed, or is one fresh gradient (not a sum: one delivery), as
+    owning it. Which arrays a VJP returns is a matter of its code path, the same at every replay."""
+    sources: dict[int, list[bool]] = {}
+    for slot, flag in fresh:
+        sources.setdefault(slot, []).append(flag)
+    plan.backward = [(i, out, dtype, edges, i == plan.root_index or sources.get(i) == [True])
+                     for i, out, dtype, edges, _ in plan.backward]
 
 
 def _compare(first: _Plan, second: _Plan, fn: Callable) -> None:

@@ -195,6 +195,8 @@ class ReLU(Op):
         return np.maximum(a, np.zeros(a.shape[-1:], dtype=a.dtype), out=out)
 
     def backward(self, g, out):
+        if self.g_owned:  # g is ours (see Function.g_owned): mask it in place, no new array
+            return (np.multiply(g, out > 0, out=g),)
         return (g * (out > 0),)  # a bool mask: Tensor > 0 is a constant bool Tensor
 
 

@@ -76,8 +76,9 @@ class Linear(Op):
         return "Linear" if act is None else f"Linear+{act.name}"
 
     def backward(self, g, out):
-        if self.act is not None:
-            (g,) = self.act.backward(g, out)  # through the activation: its VJP needs only g and y
+        if self.act is not None:  # through the activation: its VJP needs only g and y
+            self.act.g_owned = self.g_owned
+            (g,) = self.act.backward(g, out)
         x, w = self.operands(g)[:2]
         need = self.needs_input_grad
         g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
