@@ -103,12 +103,18 @@ def test_dtype_promotion_casts_the_gradient_back():
         assert_same_tensors(w_e.grad, w_t.grad)
 
 
-def test_a_new_signature_traces_again_and_a_frozen_parameter_gets_no_gradient():
+def replayed_mlp_step():
+    """A small MLP's traced step, called three times on one batch: (model, step, x, y)."""
     model = MLP([4, 3, 2], rng=0)
     step = traced_step(lambda x, y: model.loss(x, y))
     x, y = Tensor(np.ones((5, 4), np.float32)), np.array([0, 1, 0, 1, 1])
     for _ in range(3):
         step(x, y)
+    return model, step, x, y
+
+
+def test_a_new_signature_traces_again_and_a_frozen_parameter_gets_no_gradient():
+    model, step, x, y = replayed_mlp_step()
     assert step.traces == 2
     step(Tensor(np.ones((3, 4), np.float32)), y[:3])  # another batch size
     assert step.traces == 3
@@ -212,11 +218,7 @@ def test_anomaly_mode_runs_the_eager_engine():
 
 
 def test_a_plan_keeps_no_arrays_between_calls():
-    model = MLP([4, 3, 2], rng=0)
-    step = traced_step(lambda x, y: model.loss(x, y))
-    x, y = Tensor(np.ones((5, 4), np.float32)), np.array([0, 1, 0, 1, 1])
-    for _ in range(3):
-        step(x, y)
+    _, step, _, _ = replayed_mlp_step()
     (plan,) = step._plans.values()
     assert all(h.data is None for h in plan.holders)
 
