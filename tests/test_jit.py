@@ -311,3 +311,40 @@ def test_in_place_hand_over_keeps_every_gradient_exact(data):
         assert np.array_equal(out.data, f(Tensor(x), w_e, b_e).data)
         assert_same_tensors(w_e.grad, w_t.grad)
         assert_same_tensors(b_e.grad, b_t.grad)
+
+
+def test_has_aux_returns_the_logits_of_each_call():
+    """``has_aux=True`` (as in JAX): fn returns (loss, aux); the step returns both, detached, with
+    aux recomputed at every replay, including a tensor only aux depends on (not on the loss's graph)."""
+    eager, traced = twin_models([6, 5, 3], np.float64)
+
+    def loss_and_logits(model, x, y):
+        logits = model(x)
+        return tg.nn.functional.cross_entropy(logits, y), (logits, (logits * logits).sum(axis=1))
+
+    step = traced_step(lambda x, y: loss_and_logits(traced, x, y), has_aux=True)
+    rng = np.random.default_rng(2)
+    for _ in range(4):
+        x, y = rng.standard_normal((4, 6)), rng.integers(0, 3, 4)
+        loss_e, (logits_e, norms_e) = loss_and_logits(eager, Tensor(x), y)
+        loss_e.backward()
+        loss_t, (logits_t, norms_t) = step(Tensor(x), y)
+        assert logits_t.grad_fn is None and np.array_equal(logits_t.data, logits_e.data)
+        assert np.array_equal(norms_t.data, norms_e.data) and np.array_equal(loss_t.data, loss_e.data)
+        for p, q in zip(eager.parameters(), traced.parameters()):
+            assert_same_tensors(p.grad, q.grad)
+    single = traced_step(lambda x, y: (lambda lo: (tg.nn.functional.cross_entropy(lo, y), lo))(traced(x)),
+                         has_aux=True)
+    loss, logits = single(Tensor(x), y)
+    assert isinstance(logits, Tensor) and logits.shape == (4, 3)
+    with pytest.raises(TypeError, match="has_aux=True, fn must return \\(loss, aux\\)"):
+        traced_step(lambda x: traced(x).sum(), has_aux=True)(Tensor(x))
+
+
+def test_anomaly_mode_with_aux_returns_the_pair_eagerly():
+    w = Tensor(np.float64([1.0, 2.0]), requires_grad=True)
+    step = traced_step(lambda x: ((w * x).sum(), w * x), has_aux=True)
+    with tg.detect_anomaly():
+        loss, aux = step(Tensor(np.float64([3.0, 4.0])))
+    assert loss.item() == 11.0 and np.array_equal(aux.data, [3.0, 8.0]) and aux.grad_fn is None
+    assert step.traces == 0 and np.array_equal(w.grad.data, [3.0, 4.0])

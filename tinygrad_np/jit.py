@@ -55,25 +55,27 @@ class _Plan:
     """A recorded forward + backward (see the module docstring)."""
 
     __slots__ = ("ops", "backward", "arg_holders", "holders", "leaves", "leaf_flags", "root", "root_dest",
-                 "root_index", "signature", "consts", "verified")
+                 "root_index", "aux", "aux_desc", "signature", "consts", "verified")
 
 
 class TracedStep:
     """``fn``'s forward + backward, traced once per input signature and replayed (see the module
     docstring). ``traces`` counts the eager traces run so far."""
 
-    def __init__(self, fn: Callable[..., Tensor]) -> None:
-        self.fn = fn
+    def __init__(self, fn: Callable[..., Any], has_aux: bool = False) -> None:
+        self.fn, self.has_aux = fn, has_aux
         self.traces = 0
         self._plans: dict[Hashable, _Plan] = {}
 
-    def __call__(self, *args: Any) -> Tensor:
+    def __call__(self, *args: Any) -> Any:
         if not autograd._grad_enabled:
             raise RuntimeError("traced_step: called inside no_grad (the step computes gradients)")
         if autograd._anomaly_enabled:  # debugging: the eager engine, with its per-op checks
-            loss = self.fn(*args)
+            loss, aux = self._split(self.fn(*args))
             loss.backward()
-            return loss.detach()
+            if not self.has_aux:
+                return loss.detach()
+            return loss.detach(), aux.detach() if isinstance(aux, Tensor) else tuple(a.detach() for a in aux)
         key, arrays = _signature(args)
         plan = self._plans.get(key)
         if plan is not None and plan.leaf_flags != tuple([t.requires_grad for t in plan.leaves]):
@@ -100,10 +102,9 @@ class TracedStep:
             if isinstance(t, Tensor):
                 t.requires_grad = True
         with autograd.enable_grad():
-            root = self.fn(*traced)
-        if not isinstance(root, Tensor):
-            raise TypeError(f"traced_step: fn must return a Tensor, got {type(root).__name__}")
-        nodes = topological_order([root])[::-1]  # producers first: the forward order
+            root, aux = self._split(self.fn(*traced))
+        aux_list = [] if aux is None else [aux] if isinstance(aux, Tensor) else list(aux)
+        nodes = topological_order([root, *aux_list])[::-1]  # producers first: the forward order
         node_index = {id(t): i for i, t in enumerate(nodes)}
         arg_index = {id(t): k for k, t in enumerate(traced) if isinstance(t, Tensor)}
         array_index = {id(a): k for k, a in enumerate(arrays) if a is not None}
@@ -159,6 +160,10 @@ class TracedStep:
         plan.leaf_flags = tuple([t.requires_grad for t in plan.leaves])
         holder, _, root_requires, plan.root_dest = source(root)
         plan.root = holder
+        aux_sources = [source(a) for a in aux_list]
+        plan.aux_desc = tuple(a[1] for a in aux_sources)
+        plan.aux = None if aux is None else aux_sources[0][0] if isinstance(aux, Tensor) else tuple(
+            a[0] for a in aux_sources)
         plan.root_index = plan.root_dest if type(plan.root_dest) is int and plan.root_dest >= 0 else -1
         if not root_requires:
             raise RuntimeError("backward on a tensor that does not require grad (no graph to go back through)")
@@ -166,12 +171,26 @@ class TracedStep:
             raise RuntimeError(f"traced_step: fn must return a scalar loss; got shape {root.shape}")
         return plan
 
+    def _split(self, result: Any) -> tuple[Tensor, Any]:
+        """``fn``'s result as (loss, aux): aux is None without ``has_aux``, else a Tensor or a
+        tuple of Tensors."""
+        loss, aux = result if self.has_aux and isinstance(result, tuple) and len(result) == 2 else (result, None)
+        if self.has_aux and not (isinstance(aux, Tensor) or isinstance(aux, (tuple, list))
+                                 and all(isinstance(a, Tensor) for a in aux)):
+            raise TypeError("traced_step: with has_aux=True, fn must return (loss, aux) with aux a Tensor "
+                            f"or a tuple of Tensors; got {type(result).__name__}")
+        if not isinstance(loss, Tensor):
+            raise TypeError(f"traced_step: fn must return a Tensor, got {type(loss).__name__}")
+        return loss, aux
 
-def traced_step(fn: Callable[..., Tensor]) -> TracedStep:
+
+def traced_step(fn: Callable[..., Any], has_aux: bool = False) -> TracedStep:
     """``step(*args)`` ≡ ``loss = fn(*args); loss.backward(); return loss.detach()``, traced once
     per input signature and replayed without per-op bookkeeping (see the module docstring).
-    Arguments: Tensors and ndarrays (the data of a step) or hashable values (part of the signature)."""
-    return TracedStep(fn)
+    Arguments: Tensors and ndarrays (the data of a step) or hashable values (part of the signature).
+    ``has_aux=True`` (as in JAX): ``fn`` returns ``(loss, aux)``, aux a Tensor or a tuple of Tensors
+    computed in ``fn`` (e.g. the logits); ``step`` returns ``(loss, aux)``, detached."""
+    return TracedStep(fn, has_aux)
 
 
 def _signature(args: tuple[Any, ...]) -> tuple[Hashable, list[np.ndarray | None]]:
@@ -212,6 +231,7 @@ def _replay(plan: _Plan, args: tuple[Any, ...], arrays: list[np.ndarray | None],
     try:
         fns = _forward(plan, arrays)
         value = plan.root.data
+        aux = None if plan.aux is None else _detached(plan.aux)
         _backward(plan, fns, args, np.array(1, dtype=value.dtype).reshape(value.shape), fresh)
         if fresh is not None:
             _mark_owned(plan, fresh)
@@ -219,7 +239,15 @@ def _replay(plan: _Plan, args: tuple[Any, ...], arrays: list[np.ndarray | None],
         autograd._grad_enabled = saved_mode
         for h in plan.holders:  # hold no arrays between calls
             h.data = None
-    return Tensor._from_op(value, None)
+    loss = Tensor._from_op(value, None)
+    return loss if plan.aux is None else (loss, aux)
+
+
+def _detached(aux: Any) -> Any:
+    """The current values of a plan's aux Tensor(s), as Tensors without graph (like ``detach()``)."""
+    if isinstance(aux, Tensor):
+        return Tensor._from_op(aux.data, None)
+    return tuple(Tensor._from_op(a.data, None) for a in aux)
 
 
 def _forward(plan: _Plan, arrays: list[np.ndarray | None]) -> list[Any]:
@@ -322,6 +350,9 @@ def _compare(first: _Plan, second: _Plan, fn: Callable) -> None:
         if a[:3] != b[:3] or a[4:] != b[4:] or not _same(a[3], b[3]):
             raise TraceError(f"traced_step: {name}'s op {i} ({b[0].__name__}) changed between two calls "
                              f"with the same input shapes (its inputs or parameters); {hint}")
+    if first.aux_desc != second.aux_desc:
+        raise TraceError(f"traced_step: {name} returned other aux tensors in two calls with the same input "
+                         f"shapes; {hint}")
     for k, (a, b) in enumerate(zip(first.consts, second.consts)):
         if not _same(a, b):
             where = next(i for i, sig in enumerate(second.signature) if ("constant", k) in sig[1])
