@@ -114,6 +114,9 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--warmup", type=_nonnegative_int, default=s, metavar="EPOCHS",
                    help=f"--schedule cosine: linear warm-up epochs (default: {d.warmup})")
     g.add_argument("--batch-size", type=_positive_int, default=s, help=f"(default: {d.batch_size})")
+    g.add_argument("--jit", action="store_true", default=s,
+                   help="trace the training step once and replay it (tinygrad_np.traced_step): the same "
+                        "results bit for bit, less Python per step; needs --loss ce and no dropout")
     g.add_argument("--epochs", type=_nonnegative_int, default=s, help=f"(default: {d.epochs})")
     g.add_argument("--early-stopping", type=_nonnegative_int, default=s, metavar="PATIENCE",
                    help="stop when validation accuracy has not improved for PATIENCE epochs and restore "

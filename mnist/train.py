@@ -27,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_np import nn, optim
+from tinygrad_np import Tensor, nn, optim
 from tinygrad_np.autograd import no_grad
 from tinygrad_np.data import DataLoader
+from tinygrad_np.jit import TracedStep, traced_step
 
 from . import checkpoint as ckpt_io
 from .augment import Augmenter
@@ -87,6 +88,7 @@ class TrainConfig:
     dtype: str = "float32"
     standardize: bool = False
     image_size: int | None = None
+    jit: bool = False
 
     def __post_init__(self) -> None:
         self.hidden = tuple(int(h) for h in self.hidden)
@@ -121,6 +123,9 @@ class TrainConfig:
             (self.step_size is None or self.step_size >= 1, f"step size must be >= 1, got {self.step_size}"),
             (self.max_shift >= 0 and self.max_rotation >= 0, "augmentation shift/rotation must be >= 0"),
             (self.image_size is None or self.image_size >= 1, f"image size must be >= 1, got {self.image_size}"),
+            (not self.jit or (self.loss == "ce" and self.dropout == 0.0),
+             "jit (a traced training step) needs the ce loss and no dropout: the mse loss's one-hot targets "
+             "and dropout's masks are made with NumPy inside the step, which a trace would freeze"),
         ]
         for ok, message in checks:
             if not ok:
@@ -316,6 +321,17 @@ class Trainer:
         return evaluate_logits(self.logits(x), y, self.config.loss)
 
     # ------------------------------------------------------------------ training
+    def _traced_step(self) -> TracedStep:
+        """``--jit``: the batch's loss and logits, forward + backward through ``traced_step`` (made
+        afresh every epoch, so a plan never outlives the model's parameter objects)."""
+        model, kind = self.model, self.config.loss
+
+        def loss_and_logits(x: Tensor, y: np.ndarray) -> tuple[Tensor, Tensor]:
+            logits = model(x)
+            return batch_loss(logits, y, kind), logits
+
+        return traced_step(loss_and_logits, has_aux=True)
+
     def train_epoch(self) -> dict[str, Any]:
         """One pass over the training data, then validation; appends to and returns the history row."""
         cfg, model, opt, aug = self.config, self.model, self.optimizer, self.augmenter
@@ -324,14 +340,19 @@ class Trainer:
         n_seen = correct = 0
         loss_sum = 0.0
         bar = self._progress_bar()
+        traced = self._traced_step() if cfg.jit else None
         t0 = time.perf_counter()
         for step, (xb, yb) in enumerate(self.loader, start=1):
             if cfg.augment:
                 xb = aug(xb)
-            logits = model(xb)
-            loss = batch_loss(logits, yb, cfg.loss)
-            opt.zero_grad()
-            loss.backward()
+            if traced is None:
+                logits = model(xb)
+                loss = batch_loss(logits, yb, cfg.loss)
+                opt.zero_grad()
+                loss.backward()
+            else:  # the same forward and backward, replayed (bit-identical gradients)
+                opt.zero_grad()
+                loss, logits = traced(Tensor(np.asarray(xb, dtype=model.dtype)), yb)
             opt.step()
             # running metrics from the same forward pass (no extra work)
             n = len(yb)

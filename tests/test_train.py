@@ -11,6 +11,7 @@ from mnist.data import Stats, to_float
 from mnist.model import MLP
 from mnist.train import Data, TrainConfig, Trainer, batch_loss, trainer_from_checkpoint
 from tinygrad_np import is_grad_enabled
+from tinygrad_np.jit import traced_step
 from tinygrad_np.tensor import Tensor
 
 
@@ -53,6 +54,34 @@ def test_config_validation_messages():
                      (dict(hidden=(0,)), "hidden"), (dict(dtype="float16"), "dtype")]:
         with pytest.raises(ValueError, match=text):
             config(**kw).validate()
+
+
+@pytest.mark.parametrize("kw", [dict(optimizer="momentum", augment=True), dict(optimizer="adamw", dtype="float64")],
+                         ids=["momentum-augment", "adamw-float64"])
+def test_jit_training_is_bit_identical_to_eager(kw, monkeypatch):
+    """``--jit`` (the step through ``traced_step``): the same weights, optimizer state, history
+    metrics and RNG states after two epochs (300 samples / 32: a short last batch, traced too)."""
+    import mnist.train
+
+    steps = []
+    monkeypatch.setattr(mnist.train, "traced_step", lambda *a, **k: steps.append(traced_step(*a, **k)) or steps[-1])
+    data = tiny_data(dtype=kw.get("dtype", "float32"))
+    eager = Trainer(config(**kw), data, log=None)
+    traced = Trainer(config(jit=True, **kw), data, log=None)
+    eager.fit()
+    traced.fit()
+    assert [s.traces for s in steps] == [3, 3]  # per epoch: two for batches of 32, one for the last 12
+    assert_same_state(eager, traced)
+    for a, b in zip(eager.history, traced.history):
+        for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
+            assert a[key] == b[key], key
+    assert TrainConfig.from_dict(traced.config.to_dict()).jit is True
+
+
+@pytest.mark.parametrize("kw", [dict(dropout=0.2), dict(loss="mse")])
+def test_jit_refuses_what_a_trace_would_freeze(kw):
+    with pytest.raises(ValueError, match="jit .* needs the ce loss and no dropout"):
+        config(jit=True, **kw).validate()
 
 
 def test_config_defaults_and_round_trip():
