@@ -14,7 +14,8 @@ cost of recording a graph and walking it back, and nothing more: a floor for tin
 It is *not* part of the framework and is not used by it; tests check that it trains to the
 reference's weights, so the comparison is between equal computations.
 
-Method (``blockrace``): the reference, tinygrad_np and the floor engine run in one process on the
+Method (``blockrace``): the reference, tinygrad_np (eager, and through ``traced_step``) and the
+floor engine run in one process on the
 same batches, taking turns every ``--steps`` training steps (in a random order each block), for
 ``--blocks`` blocks, each rebuilt on fresh copies of its current weights before every block (memory
 placement re-drawn) with the block's first step untimed. Reported: the median time per step and
@@ -157,10 +158,12 @@ class FloorEngine:
 
 def builders(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, lr: float
              ) -> list[tuple[str, blockrace.Build]]:
-    """(name, build) for the reference, tinygrad_np and the floor engine, same initial weights.
-    ``build()`` returns a step function on fresh copies of the contender's current weights."""
+    """(name, build) for the reference, tinygrad_np (eager and traced) and the floor engine, same
+    initial weights. ``build()`` returns a step function on fresh copies of the contender's current
+    weights."""
     state = {"reference": [p.copy() for p in C.initial_params(sizes)],
-             "floor": FloorEngine(C.initial_params(sizes), lr), "tiny": C.TinygradNP(sizes, batch, X, y, lr=lr)}
+             "floor": FloorEngine(C.initial_params(sizes), lr), "tiny": C.TinygradNP(sizes, batch, X, y, lr=lr),
+             "traced": C.TinygradNPTraced(sizes, batch, X, y, lr=lr)}
 
     def reference_step() -> blockrace.Step:
         state["reference"] = [p.copy() for p in state["reference"]]
@@ -170,11 +173,16 @@ def builders(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, lr:
         state["tiny"].rebuild()
         return state["tiny"].step
 
+    def traced_step() -> blockrace.Step:
+        state["traced"].rebuild()  # (keeps its plans: the same parameter Tensors, fresh arrays)
+        return state["traced"].step
+
     def floor_step() -> blockrace.Step:
         state["floor"] = FloorEngine(state["floor"].weights(), lr)
         return state["floor"].step
 
-    return [(C.HandNumPy.name, reference_step), (C.TinygradNP.name, tiny_step), ("floor engine", floor_step)]
+    return [(C.HandNumPy.name, reference_step), (C.TinygradNP.name, tiny_step),
+            (C.TinygradNPTraced.name, traced_step), ("floor engine", floor_step)]
 
 
 def measure(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, *, blocks: int, steps: int,

@@ -146,7 +146,7 @@ def test_engine_floor_quick_run_writes_results(tmp_path):
     results = engine_floor.main(["--data", "synthetic", "--samples", "1024", "--batch", "64",
                                  "--blocks", "2", "--steps", "2", "--out", str(tmp_path)])
     (r,) = results
-    assert set(r["contenders"]) == {C.HandNumPy.name, C.TinygradNP.name, "floor engine"}
+    assert set(r["contenders"]) == {C.HandNumPy.name, C.TinygradNP.name, C.TinygradNPTraced.name, "floor engine"}
     assert r["contenders"][C.HandNumPy.name]["ratio_to_reference"] == pytest.approx(1.0)
     for c in r["contenders"].values():
         assert c["us_per_step"] > 0 and c["ratio_iqr"][0] <= c["ratio_iqr"][1]
