@@ -169,6 +169,8 @@ class Tanh(Op):
         return np.tanh(a, out=out)
 
     def backward(self, g, out):
+        if self.g_owned:  # g is ours (see Function.g_owned): the product goes into it
+            return (np.multiply(g, 1 - out * out, out=g),)
         return (g * (1 - out * out),)
 
 
@@ -181,6 +183,9 @@ class Sigmoid(Op):
         return np.divide(np.where(a >= 0, 1, e), 1 + e, out=out)  # 1/(1+e) for a >= 0, e/(1+e) below
 
     def backward(self, g, out):
+        if self.g_owned:  # g is ours (see Function.g_owned): (g y)(1 - y), in that order, into it
+            np.multiply(g, out, out=g)
+            return (np.multiply(g, 1 - out, out=g),)
         return (g * out * (1 - out),)
 
 
