@@ -17,8 +17,8 @@ and replays it:
   Tensor per op, no modules, no graph, no topological sort.
 * **Handing over.** A plan's first run also notes which VJP results are fresh arrays; an op whose
   upstream gradient is exactly one of them (not a sum, not shared) is told so at every replay
-  (``Function.g_owned``), and may write into it: ReLU masks it in place. Same values, less memory
-  traffic.
+  (``Function.g_owned``), and may write into it: ReLU masks it in place (tanh and sigmoid write
+  their products into it too). Same values, less memory traffic.
 
 What a plan cannot see: Python control flow, and values computed inside ``fn`` without
 tinygrad_np's ops (a dropout mask drawn with NumPy, labels converted with ``astype``, a tensor
