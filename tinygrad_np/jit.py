@@ -73,16 +73,14 @@ class TracedStep:
         if autograd._anomaly_enabled:  # debugging: the eager engine, with its per-op checks
             loss, aux = self._split(self.fn(*args))
             loss.backward()
-            if not self.has_aux:
-                return loss.detach()
-            return loss.detach(), aux.detach() if isinstance(aux, Tensor) else tuple(a.detach() for a in aux)
+            return loss.detach() if aux is None else (loss.detach(), _detached(aux))
         key, arrays = _signature(args)
         plan = self._plans.get(key)
         if plan is not None and plan.leaf_flags != tuple([t.requires_grad for t in plan.leaves]):
             plan = None  # a parameter was frozen or unfrozen since: trace anew
         if plan is None or not plan.verified:
             first = plan
-            plan = self._trace(args)
+            plan = self._trace(args, arrays)
             if first is not None:  # the second call of this signature: both traces must agree
                 _compare(first, plan, self.fn)
                 plan.verified = True
@@ -93,10 +91,10 @@ class TracedStep:
             return _replay(plan, args, arrays, fresh=[])  # this first run also finds the owned gradients
         return _replay(plan, args, arrays)
 
-    def _trace(self, args: tuple[Any, ...]) -> _Plan:
-        """Run ``fn`` eagerly (Tensor arguments requiring grad) and turn its graph into a plan."""
+    def _trace(self, args: tuple[Any, ...], arrays: list[np.ndarray | None]) -> _Plan:
+        """Run ``fn`` eagerly (Tensor arguments requiring grad) and turn its graph into a plan;
+        ``arrays``: the arguments' arrays (from ``_signature``)."""
         self.traces += 1
-        arrays = _signature(args)[1]
         traced = [Tensor._from_op(a.data, None) if isinstance(a, Tensor) else a for a in args]
         for t in traced:
             if isinstance(t, Tensor):
