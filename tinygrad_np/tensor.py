@@ -128,6 +128,14 @@ class Tensor:
     def zero_grad(self) -> None:
         self.grad = None
 
+    def copy_(self, src: Any) -> "Tensor":
+        """Copy ``src``'s values into this tensor's array, in place (shape and dtype kept;
+        values are cast like ``np.copyto(..., casting="unsafe")``). The one supported way to
+        overwrite a tensor's values; never write into ``.data`` directly."""
+        arr = src.data if isinstance(src, Tensor) else np.asarray(src)
+        np.copyto(self.data, np.broadcast_to(arr, self.shape), casting="unsafe")
+        return self
+
     # ------------------------------------------------------------------ applying ops
     @staticmethod
     def apply(op: "str | type[Function]", *inputs: "Tensor", **params: Any) -> "Tensor":
