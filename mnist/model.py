@@ -18,9 +18,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from tinygrad_np import nn
-from tinygrad_np.autograd import no_grad
+from tinygrad_np import no_grad
 from tinygrad_np.nn import functional as F
-from tinygrad_np.tensor import Tensor
+from tinygrad_np import Tensor
 
 __all__ = ["MLP", "ACTIVATIONS", "LOSSES"]
 
@@ -88,7 +88,7 @@ class MLP(nn.Module):
                 name = f"{'Wb'[k % 2]}{k // 2 + 1}"
                 raise ValueError(f"MLP.load_reference_params: {name} has shape {a.shape}, expected {p.shape}")
         for p, a in zip(mine, arrays):
-            np.copyto(p.data, a, casting="unsafe")
+            p.copy_(a)
 
     def loss(self, X: Any, y: Any, loss: str = "ce") -> Tensor:
         """Mean loss of the batch: ``"ce"`` softmax cross-entropy on the logits, or ``"mse"``

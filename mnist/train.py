@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from tinygrad_np import Tensor, nn, optim
-from tinygrad_np.autograd import no_grad
+from tinygrad_np import no_grad
 from tinygrad_np.data import DataLoader
-from tinygrad_np.jit import TracedStep, traced_step
+from tinygrad_np.fast.jit import TracedStep, traced_step
 
 from . import checkpoint as ckpt_io
 from .augment import Augmenter

@@ -5,13 +5,19 @@ Each entry is an ``OpCase`` with
 * ``strategy``: draws an ``OpSample``, which unpacks as ``(fn, inputs)``: ``fn(*tensors)``
   applies the registry op ``name`` (via ``Tensor.apply``) with fixed non-differentiable
   parameters, and ``inputs`` is a list of float64 arrays inside the op's domain, off its
-  kinks and ties. The sample also carries ``.name`` and ``.params`` (the keyword arguments
-  given to the op: axis, keepdims, index, labels, cond, shape, ...), so other tests can
-  compute the same thing with NumPy or PyTorch;
+  kinks and ties: the inputs to differentiate. The sample also carries ``.name`` and
+  ``.params`` (the keyword arguments of the op: axis, keepdims, index, shape, ...), and the
+  op's constant inputs (``where``'s ``cond``, ``cross_entropy``'s ``labels``) by name in
+  ``.params`` too; ``fn`` passes those to the op as Tensors in their places;
+* ``numpy``: the op recomputed with plain NumPy, ``numpy(*inputs, **params)`` (written
+  independently of the op's implementation where that is easy);
+* ``torch``: the same with PyTorch, ``torch(*tensors, **params)`` (None where PyTorch has no
+  such op; the module is ``T``, None when PyTorch is not installed);
 * ``smooth``: True if the op is twice continuously differentiable on the drawn domain (a
   meaningful ``gradgradcheck`` target). False for the piecewise-linear ops (abs, relu,
   leaky_relu, clip, maximum, minimum, max, min): their drawn inputs are off kinks/ties too,
-  so a second-order check passes there, but it only sees a zero second derivative.
+  so a second-order check passes there, but it only sees a zero second derivative;
+* ``differentiable``: False for the ops whose results are constants (comparisons, argmax).
 
 Usage::
 
@@ -34,15 +40,30 @@ import strategies as S
 from tinygrad_np import Tensor
 from tinygrad_np.gradcheck import FULL_MODE_LIMIT
 
+try:
+    import torch as T
+except ImportError:  # the torch references are then unused (the parity tests skip)
+    T = None
+
+#: op name -> (parameter name, input position) of its constant (non-differentiated) inputs
+CONSTANT_INPUTS = {"where": (("cond", 0),), "cross_entropy": (("labels", 1),)}
+
 
 class OpFn:
-    """``fn(*tensors) = Tensor.apply(name, *tensors, **params)`` with a readable repr."""
+    """``fn(*tensors) = Tensor.apply(name, *tensors, **params)`` with a readable repr; constant
+    inputs named in ``CONSTANT_INPUTS`` go in as Tensors at their positions."""
 
     def __init__(self, name: str, params: dict[str, Any]) -> None:
-        self.name, self.params = name, params
+        self.name = name
+        consts = CONSTANT_INPUTS.get(name, ())
+        self.consts = [(pos, params[key]) for key, pos in consts]
+        self.params = {k: v for k, v in params.items() if k not in {key for key, _ in consts}}
 
     def __call__(self, *xs: Tensor) -> Tensor:
-        return Tensor.apply(self.name, *xs, **self.params)
+        inputs = list(xs)
+        for pos, value in self.consts:
+            inputs.insert(pos, Tensor(value))
+        return Tensor.apply(self.name, *inputs, **self.params)
 
     def __repr__(self) -> str:
         return f"OpFn({self.name!r}, {self.params!r})"
@@ -74,11 +95,14 @@ class OpSample(tuple):
 
 @dataclass(frozen=True)
 class OpCase:
-    """The strategy drawing ``OpSample``s of one op, and whether its second derivative is smooth."""
+    """One op's strategy, its NumPy and PyTorch references, and what the checks may assume."""
 
     name: str
     strategy: st.SearchStrategy
+    numpy: Callable[..., Any]
+    torch: Callable[..., Any] | None = None
     smooth: bool = True
+    differentiable: bool = True
 
 
 # ----------------------------------------------------------------------------- builders
@@ -142,19 +166,46 @@ def matmul_cases(draw):
 
 
 @st.composite
-def linear_cases(draw):
-    """x (..., n_in) with 0-2 batch dims, W (n_in, n_out), a bias (n_out,) or none, and a fused
-    activation (none, relu, tanh, sigmoid); ReLU's pre-activations are kept off its kink."""
+def linear_cases(draw, name: str = "linear"):
+    """x (..., n_in) with 0-2 batch dims, W (n_in, n_out) and a bias (n_out,) or none; for
+    ``linear_act`` also an activation (relu, tanh, sigmoid), ReLU's pre-activations off its kink."""
     n_in, n_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     batch = draw(S.shapes(min_dims=0, max_dims=2, max_side=3))
     inputs = [draw(S.arrays(batch + (n_in,))), draw(S.arrays((n_in, n_out)))]
     if draw(st.booleans()):
         inputs.append(draw(S.arrays((n_out,))))
-    activation = draw(st.sampled_from([None, "relu", "tanh", "sigmoid"]))
+    if name == "linear":
+        return OpSample("linear", inputs)
+    activation = draw(st.sampled_from(["relu", "tanh", "sigmoid"]))
     if activation == "relu":
         z = inputs[0] @ inputs[1] + (inputs[2] if len(inputs) == 3 else 0.0)
         assume(bool(np.all(np.abs(z) >= S.KINK_GAP)))
-    return OpSample("linear", inputs, activation=activation)
+    return OpSample(name, inputs, activation=activation)
+
+
+@st.composite
+def cast_cases(draw):
+    """An array cast to float64 (the inputs are float64 here, float32 in the dtype tests, where the
+    VJP casts back; a float64 finite difference cannot see through a cast to float32)."""
+    shape = draw(S.shapes())
+    return OpSample("cast", [draw(S.arrays(shape))], dtype=np.dtype(np.float64))
+
+
+@st.composite
+def comparison_cases(draw, name: str):
+    """Broadcasting small-integer arrays (so that equal entries are likely)."""
+    sa, sb = draw(S.broadcastable_pairs())
+    ints = st.integers(-2, 2).map(float)
+    return OpSample(name, [draw(S.arrays(sa, ints)), draw(S.arrays(sb, ints))])
+
+
+@st.composite
+def arg_reduction_cases(draw, name: str):
+    """At least 1-D arrays with ties (the first index wins), an axis or None, keepdims."""
+    shape = draw(S.shapes(min_dims=1))
+    axis = draw(st.none() | st.integers(-len(shape), len(shape) - 1))
+    return OpSample(name, [draw(S.arrays(shape, st.integers(-3, 3).map(float)))], axis=axis,
+                    keepdims=draw(st.booleans()))
 
 
 def reduction(name: str, values: Callable = S.arrays) -> st.SearchStrategy:
@@ -168,14 +219,20 @@ def reduction(name: str, values: Callable = S.arrays) -> st.SearchStrategy:
     return draw_case()
 
 
-@st.composite
-def var_cases(draw):
+def var_cases(name: str = "var") -> st.SearchStrategy:
     """Any axis/keepdims and ddof 0 or 1 (1 only where each output averages > 1 entry)."""
-    shape = draw(S.shapes())
-    axis, keepdims = draw(S.axis_keepdims(shape))
-    n = S.reduced_count(shape, axis)
-    ddof = draw(st.sampled_from([0, 1])) if n > 1 else 0
-    return OpSample("var", [draw(S.arrays(shape))], axis=axis, keepdims=keepdims, ddof=ddof)
+    @st.composite
+    def draw_case(draw):
+        shape = draw(S.shapes())
+        axis, keepdims = draw(S.axis_keepdims(shape))
+        n = S.reduced_count(shape, axis)
+        ddof = draw(st.sampled_from([0, 1])) if n > 1 else 0
+        values = S.arrays(shape) if name == "var" else S.distinct_arrays(shape)  # std: no zero spread
+        if name == "std":
+            assume(n > 1)
+        return OpSample(name, [draw(values)], axis=axis, keepdims=keepdims, ddof=ddof)
+
+    return draw_case()
 
 
 def softmax_like(name: str) -> st.SearchStrategy:
@@ -258,48 +315,189 @@ def cross_entropy_cases(draw):
                     reduction=draw(st.sampled_from(["mean", "sum", "none"])))
 
 
+# ----------------------------------------------------------------------------- NumPy references
+def _axes(axis, ndim):
+    return S.reduced_axes(axis, ndim)
+
+
+def _np_logsumexp(x, axis, keepdims):
+    return np.log(np.sum(np.exp(x), axis=_axes(axis, x.ndim), keepdims=keepdims))
+
+
+def _np_softmax(x, axis):
+    e = np.exp(x)
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _np_clip(x, lo=None, hi=None):
+    out = x if lo is None else np.where(x < lo, lo, x)
+    return out if hi is None else np.where(out > hi, hi, out)
+
+
+def _np_scatter_add(g, index, shape):
+    out = np.zeros(shape, dtype=g.dtype)
+    np.add.at(out, index, g)
+    return out
+
+
+def _np_cross_entropy(z, labels, reduction):
+    logp = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+    losses = -logp[np.arange(len(labels)), labels]
+    return {"none": losses, "sum": losses.sum(), "mean": losses.mean()}[reduction]
+
+
+def _np_linear(x, w, b=None, activation=None):
+    y = np.einsum("...i,io->...o", x, w)
+    y = y if b is None else y + b
+    return {None: lambda: y, "relu": lambda: np.where(y > 0, y, 0.0), "tanh": lambda: np.tanh(y),
+            "sigmoid": lambda: 1 / (1 + np.exp(-y))}[activation]()
+
+
+def _np_reduce(fn):
+    return lambda a, axis, keepdims, **kw: fn(a, axis=_axes(axis, a.ndim), keepdims=keepdims, **kw)
+
+
+# ----------------------------------------------------------------------------- PyTorch references
+def _dims(axis, ndim):
+    """Our ``axis`` as a torch ``dim`` tuple (None = all axes; a 0-d tensor has none)."""
+    return S.reduced_axes(axis, ndim)
+
+
+def _t_reduce(name):
+    def apply(x, axis, keepdims, **kw):
+        fn = getattr(T, name)
+        dims = _dims(axis, x.ndim)
+        if not dims:  # 0-d input: nothing to reduce
+            return fn(x.reshape(1), dim=0, keepdim=False, **kw).reshape(())
+        return fn(x, dim=dims, keepdim=keepdims, **kw)
+
+    return apply
+
+
+def _torch_index(index):
+    """The same index for torch: arrays become tensors. None if torch cannot express it
+    (negative slice steps)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    out = []
+    for p in parts:
+        if isinstance(p, slice) and p.step is not None and p.step < 0:
+            return None
+        out.append(T.from_numpy(p) if isinstance(p, np.ndarray) else p)
+    return tuple(out) if isinstance(index, tuple) else out[0]
+
+
+def _positions(shape, index):
+    """Flat positions ``a[index]`` picks, as an int64 torch tensor of the result's shape."""
+    picked = np.arange(int(np.prod(shape, dtype=int))).reshape(shape)[index]
+    return T.from_numpy(np.array(picked, dtype=np.int64, copy=True))  # fresh strides (no negative ones)
+
+
+def _t_getitem(x, index):
+    tindex = _torch_index(index)
+    if tindex is None:  # negative steps: gather the same positions from the flattened tensor
+        return x.reshape(-1)[_positions(x.shape, index)]
+    return x[tindex]
+
+
+def _t_scatter_add(g, index, shape):
+    size = int(np.prod(shape, dtype=int))
+    pos = _positions(shape, index).reshape(-1)
+    out = T.zeros(size, dtype=g.dtype).index_put((pos,), g.reshape(-1), accumulate=True)
+    return out.reshape(shape)
+
+
+def _t_linear(x, w, b=None, activation=None):
+    y = T.nn.functional.linear(x, w.T, b)  # our weight is (n_in, n_out), torch's (n_out, n_in)
+    return y if activation is None else getattr(T, activation)(y)
+
+
+def _t_arg(name):
+    def apply(x, axis, keepdims):
+        if axis is None:  # numpy: the index into the flattened tensor
+            out = getattr(T, name)(x.reshape(-1))
+            return out.reshape((1,) * x.ndim) if keepdims else out
+        return getattr(T, name)(x, dim=axis, keepdim=keepdims)
+
+    return apply
+
+
+_TORCH_DTYPES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64"}
+
+
 # ----------------------------------------------------------------------------- the table
+def _case(name, strategy, numpy, torch=None, **flags) -> OpCase:
+    return OpCase(name, strategy, numpy, torch, **flags)
+
+
 _CASES = [
-    OpCase("add", binary("add", S.arrays, S.arrays)),
-    OpCase("sub", binary("sub", S.arrays, S.arrays)),
-    OpCase("mul", binary("mul", S.arrays, S.arrays)),
-    OpCase("div", binary("div", S.arrays, S.nonzero_arrays)),
-    OpCase("pow", binary("pow", lambda s: S.positive_arrays(s, 0.5, 2.5), lambda s: S.arrays(s, S.floats(-2.0, 2.0)))),
-    OpCase("neg", unary("neg", S.arrays)),
-    OpCase("exp", unary("exp", S.arrays)),
-    OpCase("log", unary("log", S.positive_arrays)),
-    OpCase("sqrt", unary("sqrt", S.positive_arrays)),
-    OpCase("abs", unary("abs", S.off_kink_arrays), smooth=False),
-    OpCase("tanh", unary("tanh", S.arrays)),
-    OpCase("sigmoid", unary("sigmoid", lambda s: S.arrays(s, S.floats(-6.0, 6.0)))),
-    OpCase("relu", unary("relu", S.off_kink_arrays), smooth=False),
-    OpCase("leaky_relu", leaky_relu_cases(), smooth=False),
-    OpCase("maximum", extremum_pair_cases("maximum"), smooth=False),
-    OpCase("minimum", extremum_pair_cases("minimum"), smooth=False),
-    OpCase("where", where_cases()),
-    OpCase("clip", clip_cases(), smooth=False),
-    OpCase("matmul", matmul_cases()),
-    OpCase("linear", linear_cases()),
-    OpCase("sum", reduction("sum")),
-    OpCase("mean", reduction("mean")),
-    OpCase("var", var_cases()),
-    OpCase("max", reduction("max", S.distinct_arrays), smooth=False),
-    OpCase("min", reduction("min", S.distinct_arrays), smooth=False),
-    OpCase("logsumexp", reduction("logsumexp")),
-    OpCase("softmax", softmax_like("softmax")),
-    OpCase("log_softmax", softmax_like("log_softmax")),
-    OpCase("reshape", reshape_cases()),
-    OpCase("transpose", transpose_cases()),
-    OpCase("expand", expand_cases()),
-    OpCase("getitem", getitem_cases()),
-    OpCase("scatter_add", scatter_add_cases()),
-    OpCase("concatenate", concatenate_cases()),
-    OpCase("stack", stack_cases()),
-    OpCase("cross_entropy", cross_entropy_cases()),
+    _case("add", binary("add", S.arrays, S.arrays), lambda a, b: a + b, lambda a, b: T.add(a, b)),
+    _case("sub", binary("sub", S.arrays, S.arrays), lambda a, b: a - b, lambda a, b: T.sub(a, b)),
+    _case("mul", binary("mul", S.arrays, S.arrays), lambda a, b: a * b, lambda a, b: T.mul(a, b)),
+    _case("div", binary("div", S.arrays, S.nonzero_arrays), lambda a, b: a / b, lambda a, b: T.div(a, b)),
+    _case("pow", binary("pow", lambda s: S.positive_arrays(s, 0.5, 2.5), lambda s: S.arrays(s, S.floats(-2.0, 2.0))),
+          lambda a, b: np.exp(b * np.log(a)), lambda a, b: T.pow(a, b)),
+    _case("neg", unary("neg", S.arrays), lambda a: -a, lambda a: T.neg(a)),
+    _case("exp", unary("exp", S.arrays), np.exp, lambda a: T.exp(a)),
+    _case("log", unary("log", S.positive_arrays), np.log, lambda a: T.log(a)),
+    _case("sqrt", unary("sqrt", S.positive_arrays), np.sqrt, lambda a: T.sqrt(a)),
+    _case("abs", unary("abs", S.off_kink_arrays), lambda a: np.where(a < 0, -a, a), lambda a: T.abs(a), smooth=False),
+    _case("sign", unary("sign", S.off_kink_arrays), lambda a: np.where(a > 0, 1.0, np.where(a < 0, -1.0, 0.0)),
+          lambda a: T.sign(a), smooth=False),
+    _case("tanh", unary("tanh", S.arrays), np.tanh, lambda a: T.tanh(a)),
+    _case("sigmoid", unary("sigmoid", lambda s: S.arrays(s, S.floats(-6.0, 6.0))), lambda a: 1 / (1 + np.exp(-a)),
+          lambda a: T.sigmoid(a)),
+    _case("relu", unary("relu", S.off_kink_arrays), lambda a: np.where(a > 0, a, 0.0), lambda a: T.relu(a),
+          smooth=False),
+    _case("leaky_relu", leaky_relu_cases(), lambda a, negative_slope: np.where(a > 0, a, negative_slope * a),
+          lambda x, negative_slope: T.nn.functional.leaky_relu(x, negative_slope=negative_slope), smooth=False),
+    _case("maximum", extremum_pair_cases("maximum"), lambda a, b: np.where(a > b, a, b),
+          lambda a, b: T.maximum(a, b), smooth=False),
+    _case("minimum", extremum_pair_cases("minimum"), lambda a, b: np.where(a < b, a, b),
+          lambda a, b: T.minimum(a, b), smooth=False),
+    _case("where", where_cases(), lambda a, b, cond: np.where(cond, a, b),
+          lambda a, b, cond: T.where(T.from_numpy(cond), a, b)),
+    _case("clip", clip_cases(), _np_clip, lambda x, lo=None, hi=None: T.clamp(x, min=lo, max=hi), smooth=False),
+    _case("cast", cast_cases(), lambda a, dtype: a.astype(dtype), lambda x, dtype: x.to(getattr(T, _TORCH_DTYPES[dtype]))),
+    _case("matmul", matmul_cases(), np.matmul, lambda a, b: T.matmul(a, b)),
+    _case("linear", linear_cases("linear"), _np_linear, _t_linear),
+    _case("linear_act", linear_cases("linear_act"), _np_linear, _t_linear),
+    _case("sum", reduction("sum"), _np_reduce(np.sum), _t_reduce("sum")),
+    _case("mean", reduction("mean"), _np_reduce(np.mean), _t_reduce("mean")),
+    _case("var", var_cases("var"), _np_reduce(np.var),
+          lambda x, axis, keepdims, ddof: _t_reduce("var")(x, axis, keepdims, correction=ddof)),
+    _case("std", var_cases("std"), _np_reduce(np.std),
+          lambda x, axis, keepdims, ddof: _t_reduce("std")(x, axis, keepdims, correction=ddof)),
+    _case("max", reduction("max", S.distinct_arrays), _np_reduce(np.max), _t_reduce("amax"), smooth=False),
+    _case("min", reduction("min", S.distinct_arrays), _np_reduce(np.min), _t_reduce("amin"), smooth=False),
+    _case("logsumexp", reduction("logsumexp"), _np_logsumexp, _t_reduce("logsumexp")),
+    _case("softmax", softmax_like("softmax"), _np_softmax, lambda x, axis: T.softmax(x, dim=axis)),
+    _case("log_softmax", softmax_like("log_softmax"), lambda a, axis: np.log(_np_softmax(a, axis)),
+          lambda x, axis: T.log_softmax(x, dim=axis)),
+    _case("reshape", reshape_cases(), lambda a, shape: np.reshape(a, shape), lambda x, shape: x.reshape(shape)),
+    _case("transpose", transpose_cases(), lambda a, axes: np.transpose(a, axes),
+          lambda x, axes: x.permute(*axes) if axes else x),
+    _case("expand", expand_cases(), lambda a, shape: np.broadcast_to(a, shape), lambda x, shape: T.broadcast_to(x, shape)),
+    _case("getitem", getitem_cases(), lambda a, index: a[index], _t_getitem),
+    _case("scatter_add", scatter_add_cases(), _np_scatter_add, _t_scatter_add),
+    _case("concatenate", concatenate_cases(), lambda *arrays, axis: np.concatenate(arrays, axis=axis),
+          lambda *xs, axis: T.cat(xs, dim=axis)),
+    _case("stack", stack_cases(), lambda *arrays, axis: np.stack(arrays, axis=axis), lambda *xs, axis: T.stack(xs, dim=axis)),
+    _case("cross_entropy", cross_entropy_cases(), _np_cross_entropy,
+          lambda z, labels, reduction: T.nn.functional.cross_entropy(z, T.from_numpy(labels), reduction=reduction)),
+    _case("less", comparison_cases("less"), np.less, lambda a, b: T.lt(a, b), differentiable=False),
+    _case("less_equal", comparison_cases("less_equal"), np.less_equal, lambda a, b: T.le(a, b), differentiable=False),
+    _case("greater", comparison_cases("greater"), np.greater, lambda a, b: T.gt(a, b), differentiable=False),
+    _case("greater_equal", comparison_cases("greater_equal"), np.greater_equal, lambda a, b: T.ge(a, b),
+          differentiable=False),
+    _case("equal", comparison_cases("equal"), np.equal, lambda a, b: T.eq(a, b), differentiable=False),
+    _case("not_equal", comparison_cases("not_equal"), np.not_equal, lambda a, b: T.ne(a, b), differentiable=False),
+    _case("argmax", arg_reduction_cases("argmax"), np.argmax, _t_arg("argmax"), differentiable=False),
+    _case("argmin", arg_reduction_cases("argmin"), np.argmin, _t_arg("argmin"), differentiable=False),
 ]
 
-#: op name -> OpCase (``.strategy`` draws ``(fn, inputs)`` samples, ``.smooth`` for gradgradcheck).
+#: op name -> OpCase (see the module docstring).
 OP_CASES: dict[str, OpCase] = {case.name: case for case in _CASES}
 
-#: Names of the ops whose second derivative is smooth on the drawn domain.
-SMOOTH_OPS = tuple(name for name, case in OP_CASES.items() if case.smooth)
+#: Names of the differentiable ops, and of those whose second derivative is smooth on the drawn domain.
+DIFFERENTIABLE_OPS = tuple(name for name, case in OP_CASES.items() if case.differentiable)
+SMOOTH_OPS = tuple(name for name, case in OP_CASES.items() if case.smooth and case.differentiable)

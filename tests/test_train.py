@@ -11,8 +11,8 @@ from mnist.data import Stats, to_float
 from mnist.model import MLP
 from mnist.train import Data, TrainConfig, Trainer, batch_loss, trainer_from_checkpoint
 from tinygrad_np import is_grad_enabled
-from tinygrad_np.jit import traced_step
-from tinygrad_np.tensor import Tensor
+from tinygrad_np.fast.jit import traced_step
+from tinygrad_np import Tensor
 
 
 def tiny_data(n_train=300, n_val=60, n_test=100, standardize=False, dtype="float32", seed=0) -> Data:

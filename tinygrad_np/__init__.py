@@ -1,40 +1,45 @@
-"""tinygrad_np: a small, exact, fast reverse-mode autodiff framework over NumPy.
+"""tinygrad_np: a small, exact, fast automatic-differentiation framework over NumPy.
 
     >>> import tinygrad_np as tg
     >>> x = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
     >>> (x * x).sum().backward()
     >>> x.grad
     Tensor([2., 4., 6.], dtype=float32)
-"""
-from . import ops  # noqa: F401  (fills the registry: must come before anything uses ops)
-from .autograd import OPS, AnomalyError, detect_anomaly, enable_grad, grad as autograd_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .tensor import (
-    Tensor, arange, concatenate, eye, full, full_like, functions, ones, ones_like, rand, rand_like, randn,
-    randn_like, stack, tensor, where, zeros, zeros_like,
-)
-from . import nn  # noqa: E402
 
-globals().update(functions)  # tinygrad_np.exp(x), tinygrad_np.sum(x, axis=0), ...
+The textbook engine is ``engine.py`` (with ``modes.py``), the ops are ``ops/``; everything that
+exists only for speed lives in ``fast/`` and can be switched off (``TINYGRAD_NP_FAST=0``).
+"""
+from . import ops  # noqa: F401  (fills the registry before anything uses it)
+from .autograd import grad as autograd_grad
+from .creation import (
+    arange, eye, from_numpy, full, full_like, ones, ones_like, rand, rand_like, randn, randn_like, tensor, zeros,
+    zeros_like,
+)
+from .engine import OPS, Function, Tensor, register
+from .functions import (
+    abs, add, argmax, argmin, broadcast_to, clip, concatenate, div, exp, expand, expand_dims, flatten, leaky_relu, log,
+    log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, mul, neg, pow, relu, reshape, sigmoid, softmax,
+    sqrt, squeeze, stack, std, sub, sum, swapaxes, tanh, transpose, unsqueeze, var, where,
+)
+from .modes import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, watch_gradients
+from . import nn, optim, data  # noqa: E402
+from .gradcheck import GradcheckError, GradcheckReport, gradcheck, gradgradcheck  # noqa: E402
+from . import functional, viz  # noqa: E402
+from .functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp  # noqa: E402
+from . import fast  # noqa: E402  (registers the fast layer at the engine's seams)
+from .fast.jit import TraceError, traced_step  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = [
-    "OPS", "Tensor", "detect_anomaly", "AnomalyError", "tensor", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "autograd_grad",
-    "zeros", "ones", "full", "arange", "eye", "rand", "randn", "zeros_like", "ones_like", "full_like",
-    "rand_like", "randn_like", "where", "concatenate", "stack", "nn", *functions,
+    "OPS", "Function", "Tensor", "register", "tensor", "from_numpy", "zeros", "ones", "full", "arange", "eye",
+    "rand", "randn", "zeros_like", "ones_like", "full_like", "rand_like", "randn_like",
+    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly", "AnomalyError",
+    "watch_gradients", "autograd_grad",
+    "add", "sub", "mul", "div", "pow", "neg", "matmul", "maximum", "minimum", "where", "exp", "log", "sqrt", "abs",
+    "tanh", "sigmoid", "relu", "leaky_relu", "clip", "sum", "mean", "max", "min", "var", "std", "logsumexp",
+    "softmax", "log_softmax", "argmax", "argmin", "reshape", "transpose", "swapaxes", "expand", "broadcast_to",
+    "squeeze", "unsqueeze", "expand_dims", "flatten", "concatenate", "stack",
+    "nn", "optim", "data", "gradcheck", "gradgradcheck", "GradcheckReport", "GradcheckError",
+    "functional", "viz", "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp",
+    "fast", "traced_step", "TraceError",
 ]
-
-from .gradcheck import GradcheckError, GradcheckReport, gradcheck, gradgradcheck  # noqa: E402
-
-__all__ += ["gradcheck", "gradgradcheck", "GradcheckReport", "GradcheckError"]
-
-from . import data, optim, viz  # noqa: E402
-from . import functional  # noqa: E402
-from .functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp  # noqa: E402
-
-__all__ += ["functional", "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp",
-            "data", "optim", "viz"]
-
-from . import jit  # noqa: E402
-from .jit import TraceError, traced_step  # noqa: E402
-
-__all__ += ["jit", "traced_step", "TraceError"]

@@ -24,9 +24,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .autograd import enable_grad, is_grad_enabled
 from .autograd import grad as autograd_grad
-from .tensor import Tensor, stack
+from .engine import Tensor
+from .functions import stack
+from .modes import enable_grad, is_grad_enabled
 
 Argnums = int | Sequence[int]
 

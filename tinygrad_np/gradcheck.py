@@ -24,8 +24,8 @@ from typing import Any, Callable
 import numpy as np
 
 from .autograd import grad as autograd_grad
-from .autograd import enable_grad, no_grad
-from .tensor import Tensor
+from .engine import Tensor
+from .modes import enable_grad, no_grad
 
 DEFAULTS = {  # dtype -> (eps, atol, rtol); float64 as in PyTorch's gradcheck
     np.dtype(np.float64): (1e-6, 1e-5, 1e-3),
@@ -172,8 +172,9 @@ def gradcheck(
         grads = [Tensor(np.zeros_like(leaves[i].data)) for i in diff]
     analytic = {i: g.data.astype(np.float64) for i, g in zip(diff, grads)}
 
-    # Numeric side: perturb working copies of the inputs in place.
-    work = [Tensor(x.data.copy()) if i in diff else x for i, x in enumerate(xs)]
+    # Numeric side: perturb working copies of the inputs in place (Tensors sharing writable arrays).
+    bufs = {i: xs[i].data.copy() for i in diff}
+    work = [Tensor(bufs[i]) if i in diff else x for i, x in enumerate(xs)]
 
     def phi() -> float:
         with no_grad():
@@ -182,7 +183,7 @@ def gradcheck(
     f0 = phi()
     entries: list[Entry] = []
     for i in diff:
-        data = work[i].data
+        data = bufs[i]
         if mode == "fast":
             v = rng.standard_normal(data.shape)
             entries.append(_probe(phi, f0, data, v, eps, method, atol, rtol, i, (),

@@ -32,9 +32,8 @@ from typing import IO, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from . import autograd
-from .autograd import Function, topological_order, unbroadcast
-from .tensor import Tensor
+from .engine import Tensor, run_backward, seeds, topological_order
+from .modes import watch_gradients
 
 __all__ = [
     "GraphvizNotFoundError", "to_dot", "to_json", "save_json", "render", "trace_backward", "format_trace",
@@ -303,18 +302,17 @@ def trace_backward(
     retain_graph: bool = True,
     file: IO[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """``tensor.backward(gradient)`` one node at a time, printing what each step does.
+    """``tensor.backward(gradient)``, printing what each step of it does.
 
-    Mirrors the engine's ``run_backward``: visits the nodes in reverse topological order,
-    calls each node's own ``backward`` (the VJP), un-broadcasts with the engine's
-    ``unbroadcast`` and adds the results into the leaves' ``.grad`` exactly as
-    ``backward()`` does. Prints to ``file`` (default ``sys.stdout``; pass ``io.StringIO()``
-    to silence). Unlike ``backward()``, the graph is kept by default (``retain_graph=True``)
-    so it can be exported afterwards with ``to_dot(tensor, grads=records)``.
+    It *is* the engine's backward pass (``engine.run_backward``), watched with
+    ``modes.watch_gradients``: the same VJPs, un-broadcasting, casts and ``.grad`` accumulation,
+    recorded as they happen. Prints to ``file`` (default ``sys.stdout``; pass ``io.StringIO()``
+    to silence). Unlike ``backward()``, the graph is kept by default (``retain_graph=True``) so
+    it can be exported afterwards with ``to_dot(tensor, grads=records)``.
 
-    Returns one record per step (``kind="op"``: ``step, id, name, tensor, op, shape, dtype,
-    grad, grad_shape, grad_norm, vjps``, each VJP ``{input, id, name, shape, vjp_shape, grad,
-    norm}``) then one per leaf that requires grad (``kind="leaf"``: final ``.grad`` norm).
+    Returns one record per node in the engine's order (``kind="op"``: ``step, id, name, tensor, op,
+    shape, dtype, grad, grad_shape, grad_norm, vjps``, each VJP ``{input, id, name, shape, vjp_shape,
+    grad, norm}``) then one per leaf that requires grad (``kind="leaf"``: final ``.grad`` norm).
     """
     if not tensor.requires_grad:
         raise RuntimeError("backward on a tensor that does not require grad (no graph to go back through)")
@@ -325,53 +323,35 @@ def trace_backward(
         value = _const_value(t)
         if value is not None and names[id(t)] == graph.tid[id(t)]:
             names[id(t)] = value
-    seed = autograd._seeds([tensor], None if gradient is None else [gradient])[0]
-    order = topological_order([tensor])  # consumers first; raises if the graph was freed
+    order = topological_order([tensor])  # the engine's order; raises if the graph was freed
     leaves = [t for t in graph.tensors if t._ctx is None and t.requires_grad]
     had_grad = {id(t) for t in leaves if t.grad is not None}
-    grads: dict[int, Tensor] = {}
-
-    def deliver(t: Tensor, g: Tensor) -> None:  # as run_backward's deliver with create_graph=False
-        if t._ctx is None:
-            g = g.detach()
-            t.grad = g if t.grad is None else t.grad + g
-        else:
-            grads[id(t)] = g if id(t) not in grads else grads[id(t)] + g
+    node_inputs = {id(t): t._ctx.inputs for t in order}  # (backward may free the nodes)
+    seen: dict[int, Any] = {}  # id(node tensor) -> the engine's GradientEvent for it
+    with watch_gradients(lambda event: seen.__setitem__(id(event.tensor), event)):
+        run_backward([tensor], seeds([tensor], None if gradient is None else [gradient]), retain_graph=retain_graph)
 
     records: list[dict[str, Any]] = []
-    with autograd.set_grad_enabled(False):
-        deliver(tensor, seed)
-        for step, t in enumerate(order, 1):
-            fn: Function = t._ctx
-            g = grads.pop(id(t), None)
-            rec: dict[str, Any] = {
-                "kind": "op", "step": step, "id": graph.tid[id(t)], "name": names[id(t)], "tensor": t,
-                "op": fn.name, "inputs": [names[id(x)] for x in fn.inputs], "shape": tuple(t.shape),
-                "dtype": str(t.dtype), "grad": None, "grad_shape": None, "grad_norm": None, "vjps": [],
-            }
-            if g is not None:
-                rec.update(grad=g.data.copy(), grad_shape=tuple(g.shape), grad_norm=_norm(g.data))
-                if autograd._anomaly_enabled:
-                    in_grads = autograd._vjps_with_anomaly_check(fn, g, t)
-                else:
-                    in_grads = fn.backward(g, t)
-                for k, (x, gx, needed) in enumerate(zip(fn.inputs, in_grads, fn.needs_input_grad)):
-                    vjp = {"input": k, "id": graph.tid[id(x)], "name": names[id(x)], "shape": None,
-                           "vjp_shape": None, "grad": None, "norm": None}
-                    if needed and gx is not None:
-                        vjp["vjp_shape"] = tuple(gx.shape)
-                        if gx.shape != x.shape:
-                            gx = unbroadcast(gx, x.shape)
-                        if gx.shape != x.shape or gx.dtype != x.dtype:  # the engine's invariant
-                            raise RuntimeError(
-                                f"{fn.name}.backward returned a gradient of shape {gx.shape} and dtype "
-                                f"{gx.dtype} for an input of shape {x.shape} and dtype {x.dtype}")
-                        vjp.update(shape=tuple(gx.shape), grad=gx.data.copy(), norm=_norm(gx.data))
-                        deliver(x, gx)
-                    rec["vjps"].append(vjp)
-            records.append(rec)
-            if not retain_graph:
-                fn.release()
+    for step, t in enumerate(order, 1):
+        event = seen.get(id(t))
+        rec: dict[str, Any] = {
+            "kind": "op", "step": step, "id": graph.tid[id(t)], "name": names[id(t)], "tensor": t,
+            "op": t._ctx.name, "inputs": [names[id(x)] for x in node_inputs[id(t)]], "shape": tuple(t.shape),
+            "dtype": str(t.dtype), "grad": None, "grad_shape": None, "grad_norm": None, "vjps": [],
+        }
+        if event is not None:
+            g = event.grad.data
+            rec.update(grad=g.copy(), grad_shape=tuple(g.shape), grad_norm=_norm(g))
+            done = {i: (raw, gx) for i, _, raw, gx in event.vjps}
+            for k, x in enumerate(node_inputs[id(t)]):
+                vjp = {"input": k, "id": graph.tid[id(x)], "name": names[id(x)], "shape": None,
+                       "vjp_shape": None, "grad": None, "norm": None}
+                if k in done:
+                    raw, gx = done[k]
+                    vjp.update(vjp_shape=tuple(raw.shape), shape=tuple(gx.shape), grad=gx.data.copy(),
+                               norm=_norm(gx.data))
+                rec["vjps"].append(vjp)
+        records.append(rec)
     for t in leaves:
         records.append({
             "kind": "leaf", "id": graph.tid[id(t)], "name": names[id(t)], "tensor": t,

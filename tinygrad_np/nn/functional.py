@@ -5,25 +5,29 @@ from typing import Any
 
 import numpy as np
 
-from ..tensor import Tensor, where  # noqa: F401  (re-exported for convenience)
+from ..engine import Tensor
+from ..functions import where  # noqa: F401  (re-exported for convenience)
+from ..ops.nn import REDUCTIONS, check_labels
 
 
-def _labels(labels: Any) -> np.ndarray:
-    arr = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
-    return arr
+def labels_tensor(labels: Any, what: str = "labels") -> Tensor:
+    """Integer class labels as a Tensor (a Tensor, an ndarray or a list of ints); anything else
+    (floats, bools) is refused rather than truncated."""
+    t = labels if isinstance(labels, Tensor) else Tensor(np.asarray(labels))
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{what} must be integers, got dtype {t.dtype}")
+    return t
 
 
 def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tensor:
-    """Softmax cross-entropy of (N, C) logits against integer labels, fused and stable:
-    ℓ_i = logsumexp(z_i) - z_i[y_i]. VJP: (softmax(z) - onehot(y)) / N."""
-    return Tensor.apply("cross_entropy", logits, labels=_labels(labels), reduction=reduction)
+    """Softmax cross-entropy of (N, C) logits against integer labels, as one stable op:
+    ℓᵢ = logsumexp(zᵢ) - zᵢ[yᵢ]. VJP: (softmax(z) - onehot(y)) / N."""
+    return Tensor.apply("cross_entropy", logits, labels_tensor(labels, "cross_entropy: labels"), reduction=reduction)
 
 
 def nll_loss(log_probs: Tensor, labels: Any, reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood of (N, C) log-probabilities at integer labels: -logp[i, y_i]."""
-    from ..ops.nn import REDUCTIONS, check_labels
-
-    y = _labels(labels)
+    """Negative log-likelihood of (N, C) log-probabilities at integer labels: -logp[i, yᵢ]."""
+    y = labels_tensor(labels, "nll_loss: labels").data
     check_labels("nll_loss", log_probs.data, y)
     if reduction not in REDUCTIONS:
         raise ValueError(f"nll_loss: reduction must be one of {REDUCTIONS}, got {reduction!r}")
@@ -41,8 +45,11 @@ def mse_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
 
 
 def one_hot(labels: Any, num_classes: int, dtype: Any = np.float32) -> Tensor:
-    """Integer labels (N,) -> (N, num_classes) rows of zeros with a one at the label."""
-    y = _labels(labels)
+    """Integer labels (N,) -> (N, num_classes) rows of zeros with a one at the label; a label
+    outside [0, num_classes) raises (never wraps around)."""
+    y = labels_tensor(labels, "one_hot: labels").data
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(f"one_hot: labels must lie in [0, {num_classes}), got [{y.min()}, {y.max()}]")
     out = np.zeros((len(y), num_classes), dtype=dtype)
     out[np.arange(len(y)), y] = 1
     return Tensor(out)
@@ -72,9 +79,8 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     return x.log_softmax(axis)
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, activation: str | None = None) -> Tensor:
-    """act(x @ W + b) with W of shape (in_features, out_features) and act one of "relu", "tanh",
-    "sigmoid" or None: one fused op (one graph node)."""
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x @ W + b with W of shape (in_features, out_features): one op (one graph node)."""
     if bias is None:
-        return Tensor.apply("linear", x, weight, activation=activation)
-    return Tensor.apply("linear", x, weight, bias, activation=activation)
+        return Tensor.apply("linear", x, weight)
+    return Tensor.apply("linear", x, weight, bias)

@@ -5,10 +5,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..engine import Tensor
 from . import functional as F
 from . import init as _init
-from .module import FUSED_PAIRS, Module, Parameter
+from .module import Module, Parameter
 
 __all__ = ["Linear", "ReLU", "Tanh", "Sigmoid", "LeakyReLU", "Dropout", "Flatten", "Identity"]
 
@@ -33,7 +33,7 @@ def _as_input(x: Any, dtype: np.dtype, where: Module) -> Tensor:
     if x.dtype != dtype:
         if x.requires_grad:
             raise TypeError(f"{where!r}: input dtype {x.dtype} does not match the parameters' dtype {dtype}")
-        return Tensor(x.data.astype(dtype))
+        return x.astype(dtype)
     return x
 
 
@@ -65,11 +65,15 @@ class Linear(Module):
         self.weight = Parameter(w.astype(dtype, copy=False))
         self.bias = Parameter(np.zeros(self.out_features, dtype=dtype)) if bias else None
 
-    def forward(self, x: Any, activation: str | None = None) -> Tensor:
-        """``x @ W + b``, then ``activation`` ("relu", "tanh", "sigmoid" or None) in the same op."""
-        x = _as_input(x, self.weight.data.dtype, self)
+    def prepare(self, x: Any) -> Tensor:
+        """``x`` as this layer's input: a Tensor of the weight's dtype (see ``_as_input``)."""
+        return _as_input(x, self.weight.dtype, self)
+
+    def forward(self, x: Any) -> Tensor:
+        """``x @ W + b`` (one op; it checks the shapes)."""
+        x = self.prepare(x)
         try:
-            return F.linear(x, self.weight, self.bias, activation)  # one fused op; it checks the shapes
+            return F.linear(x, self.weight, self.bias)
         except ValueError as e:
             raise ValueError(f"{self!r}: {e}") from None
 
@@ -97,12 +101,6 @@ class Sigmoid(Module):
 
     def forward(self, x: Any) -> Tensor:
         return _t(x).sigmoid()
-
-
-# In a Sequential, Linear then one of these runs as a single ``linear`` op with ``activation``.
-FUSED_PAIRS[Linear, ReLU] = lambda linear, _, x: linear(x, activation="relu")
-FUSED_PAIRS[Linear, Tanh] = lambda linear, _, x: linear(x, activation="tanh")
-FUSED_PAIRS[Linear, Sigmoid] = lambda linear, _, x: linear(x, activation="sigmoid")
 
 
 class LeakyReLU(Module):

@@ -18,7 +18,8 @@ from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from ..tensor import Tensor, _as_array
+from .. import modes
+from ..engine import Tensor, as_array
 
 __all__ = [
     "Parameter", "Module", "Sequential", "IncompatibleKeys", "StateDictKeyError", "swap_parameters",
@@ -35,7 +36,7 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data: Any, dtype: Any = None) -> None:
-        arr = _as_array(data, dtype)
+        arr = as_array(data, dtype)
         if dtype is None and arr.dtype.kind != "f":
             arr = arr.astype(np.float32)
         super().__init__(arr, requires_grad=True)
@@ -275,7 +276,7 @@ class Module:
         present = [(n, p) for n, p in named if n in state]
         values = check_state_values(owner, [(n, p.data, state[n]) for n, p in present])
         for (_, p), v in zip(present, values):
-            np.copyto(p.data, v)
+            p.copy_(v)
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ calling & printing
@@ -303,9 +304,10 @@ class Module:
         return "\n".join(lines)
 
 
-#: (type of module A, type of module B) -> ``fused(a, b, x)`` computing ``b(a(x))`` as one op.
-#: Filled by ``layers`` (Linear followed by ReLU, Tanh or Sigmoid). Exact types: a subclass that
-#: overrides ``forward`` is never fused by accident.
+#: The fast layer's seam: (type of module A, type of module B) -> ``fused(a, b, x)`` computing
+#: ``b(a(x))`` as one op, with the same values and gradients. ``tinygrad_np.fast`` fills it (Linear
+#: then ReLU, Tanh or Sigmoid); it is used while ``modes.state.fast`` is on. Exact types: a subclass
+#: that overrides ``forward`` is never fused by accident.
 FUSED_PAIRS: dict[tuple[type, type], Callable[[Any, Any, Any], Any]] = {}
 
 
@@ -344,13 +346,13 @@ class Sequential(Module):
         return self
 
     def forward(self, x: Any) -> Any:
-        """The modules in turn; a pair listed in ``FUSED_PAIRS`` (e.g. Linear then ReLU) runs as
-        one fused op: the same values and gradients, one graph node instead of two."""
+        """The modules in turn (with the fast layer on, a pair in ``FUSED_PAIRS`` runs as one op)."""
         modules = self._list()
         i, n = 0, len(modules)
+        fast = modes.state.fast
         while i < n:
             m = modules[i]
-            fused = FUSED_PAIRS.get((type(m), type(modules[i + 1]))) if i + 1 < n else None
+            fused = FUSED_PAIRS.get((type(m), type(modules[i + 1]))) if fast and i + 1 < n else None
             if fused is None:
                 x = m(x)
                 i += 1

@@ -1,289 +1,341 @@
 """Elementwise ops. Binary ops broadcast like NumPy; the engine un-broadcasts their VJPs.
 
-Notation in the docstrings: ``g`` is the upstream gradient ȳ, ``y`` the op's output. Each VJP
-runs on Tensors (recorded, for higher-order gradients) or on plain ndarrays (a plain
-``backward()``): inputs come from ``self.operands(g)``, constants from ``const``/``mask``.
-
-The activations (relu, tanh, sigmoid) take ``out=``, NumPy's convention: the fused ``linear`` op
-passes its fresh product, so y overwrites it instead of filling a new array.
+Notation in the docstrings: ``g`` is the upstream gradient ȳ, ``y`` the op's output, a dot the
+tangent of forward mode (ȧ). Each op's ``vjp(i, g, y)`` returns input ``i``'s gradient and
+``jvp(i, t, y)`` input ``i``'s share of ẏ, both written with Tensor ops.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Op, broadcast_shape, register, run_op
-from ..tensor import Tensor
-
-
-def const(arr: np.ndarray, like: Tensor | np.ndarray) -> Tensor | np.ndarray:
-    """A constant (non-differentiable) operand with ``like``'s float dtype, in ``like``'s kind:
-    a Tensor next to a Tensor gradient, a bare ndarray next to an ndarray gradient."""
-    arr = np.asarray(arr, dtype=like.dtype)
-    return arr if isinstance(like, np.ndarray) else Tensor._from_op(arr, None)
-
-
-def mask(m: np.ndarray, like: Tensor | np.ndarray) -> Tensor | np.ndarray:
-    """A boolean constant in ``like``'s kind: ``g * mask(m, g)`` keeps g where m holds (dtype
-    unchanged; multiplying by a bool array is several times faster than ``np.where``)."""
-    return m if isinstance(like, np.ndarray) else Tensor._from_op(m, None)
-
-
-def data(x: Tensor | np.ndarray) -> np.ndarray:
-    """The ndarray of a Tensor, or the ndarray itself."""
-    return x if isinstance(x, np.ndarray) else x.data
-
-
-class Binary(Op):
-    """Base of broadcasting binary ops: ``run`` turns NumPy's broadcast error into one that
-    names the op and both shapes (the check costs nothing when the shapes are fine)."""
-
-    def run(self, ufunc, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        try:
-            return ufunc(a, b)
-        except ValueError:
-            broadcast_shape(self.op_name, a.shape, b.shape)  # type: ignore[attr-defined]
-            raise
+from ..engine import Function, register
+from ..functions import where
 
 
 @register("add")
-class Add(Binary):
-    """y = a + b.   VJP: ā = g, b̄ = g."""
+class Add(Function):
+    """y = a + b.   VJP: ā = g, b̄ = g.   JVP: ẏ = ȧ + ḃ."""
 
-    def forward(self, a, b):
-        return self.run(np.add, a, b)
+    forward = staticmethod(np.add)
 
-    def backward(self, g, out):
-        return g, g
+    def vjp(self, i, g, y):
+        return g
+
+    def jvp(self, i, t, y):
+        return t
 
 
 @register("sub")
-class Sub(Binary):
-    """y = a - b.   VJP: ā = g, b̄ = -g."""
+class Sub(Function):
+    """y = a - b.   VJP: ā = g, b̄ = -g.   JVP: ẏ = ȧ - ḃ."""
 
-    def forward(self, a, b):
-        return self.run(np.subtract, a, b)
+    forward = staticmethod(np.subtract)
 
-    def backward(self, g, out):
-        return g, (-g if self.needs_input_grad[1] else None)
+    def vjp(self, i, g, y):
+        return g if i == 0 else -g
+
+    def jvp(self, i, t, y):
+        return t if i == 0 else -t
 
 
 @register("mul")
-class Mul(Binary):
-    """y = a * b.   VJP: ā = g b, b̄ = g a."""
+class Mul(Function):
+    """y = a * b.   VJP: ā = g b, b̄ = g a.   JVP: ẏ = ȧ b + a ḃ."""
 
-    def forward(self, a, b):
-        return self.run(np.multiply, a, b)
+    forward = staticmethod(np.multiply)
 
-    def backward(self, g, out):
-        a, b = self.operands(g)
-        return (g * b if self.needs_input_grad[0] else None,
-                g * a if self.needs_input_grad[1] else None)
+    def vjp(self, i, g, y):
+        a, b = self.inputs
+        return g * b if i == 0 else g * a
+
+    def jvp(self, i, t, y):
+        a, b = self.inputs
+        return t * b if i == 0 else a * t
 
 
 @register("div")
-class Div(Binary):
-    """y = a / b.   VJP: ā = g / b, b̄ = -g a / b²."""
+class Div(Function):
+    """y = a / b.   VJP: ā = g / b, b̄ = -g a / b².   JVP: ẏ = ȧ / b - a ḃ / b²."""
 
-    def forward(self, a, b):
-        return self.run(np.divide, a, b)
+    forward = staticmethod(np.divide)
 
-    def backward(self, g, out):
-        a, b = self.operands(g)
-        return (g / b if self.needs_input_grad[0] else None,
-                -g * a / (b * b) if self.needs_input_grad[1] else None)
+    def vjp(self, i, g, y):
+        a, b = self.inputs
+        return g / b if i == 0 else -g * a / (b * b)
+
+    def jvp(self, i, t, y):
+        a, b = self.inputs
+        return t / b if i == 0 else -t * a / (b * b)
 
 
 @register("pow")
-class Pow(Binary):
-    """y = a ** b.   VJP: ā = g b a^(b-1), b̄ = g y log(a)  (b̄ only where b needs grad; needs a > 0)."""
+class Pow(Function):
+    """y = a ** b.   VJP: ā = g b a^(b-1), b̄ = g y log a.   JVP: ẏ = ȧ b a^(b-1) + ḃ y log a.
+    (b̄ needs a > 0; it is only computed where b requires grad.)"""
 
-    def forward(self, a, b):
-        return self.run(np.power, a, b)
+    forward = staticmethod(np.power)
 
-    def backward(self, g, out):
-        a, b = self.operands(g)
-        return (g * b * a ** (b - 1) if self.needs_input_grad[0] else None,
-                g * out * run_op("log", a) if self.needs_input_grad[1] else None)
+    def vjp(self, i, g, y):
+        a, b = self.inputs
+        return g * b * a ** (b - 1) if i == 0 else g * y * a.log()
 
-
-@register("neg")
-class Neg(Op):
-    """y = -a.   VJP: ā = -g."""
-
-    def forward(self, a):
-        return -a
-
-    def backward(self, g, out):
-        return (-g,)
-
-
-@register("exp")
-class Exp(Op):
-    """y = exp(a).   VJP: ā = g y."""
-
-    def forward(self, a):
-        return np.exp(a)
-
-    def backward(self, g, out):
-        return (g * out,)
-
-
-@register("log")
-class Log(Op):
-    """y = log(a).   VJP: ā = g / a."""
-
-    def forward(self, a):
-        return np.log(a)
-
-    def backward(self, g, out):
-        return (g / self.operands(g)[0],)
-
-
-@register("sqrt")
-class Sqrt(Op):
-    """y = √a.   VJP: ā = g / (2y)."""
-
-    def forward(self, a):
-        return np.sqrt(a)
-
-    def backward(self, g, out):
-        return (g / (out * 2),)
-
-
-@register("abs")
-class Abs(Op):
-    """y = |a|.   VJP: ā = g sign(a)  (subgradient 0 at a = 0)."""
-
-    def forward(self, a):
-        return np.abs(a)
-
-    def backward(self, g, out):
-        return (g * const(np.sign(self.inputs[0].data), g),)
-
-
-@register("tanh")
-class Tanh(Op):
-    """y = tanh(a).   VJP: ā = g (1 - y²)."""
-
-    def forward(self, a, out=None):
-        return np.tanh(a, out=out)
-
-    def backward(self, g, out):
-        if self.g_owned:  # g is ours (see Function.g_owned): the product goes into it
-            return (np.multiply(g, 1 - out * out, out=g),)
-        return (g * (1 - out * out),)
-
-
-@register("sigmoid")
-class Sigmoid(Op):
-    """y = 1 / (1 + exp(-a)), computed without overflow.   VJP: ā = g y (1 - y)."""
-
-    def forward(self, a, out=None):
-        e = np.exp(-np.abs(a))  # in (0, 1]: never overflows
-        return np.divide(np.where(a >= 0, 1, e), 1 + e, out=out)  # 1/(1+e) for a >= 0, e/(1+e) below
-
-    def backward(self, g, out):
-        if self.g_owned:  # g is ours (see Function.g_owned): (g y)(1 - y), in that order, into it
-            np.multiply(g, out, out=g)
-            return (np.multiply(g, 1 - out, out=g),)
-        return (g * out * (1 - out),)
-
-
-@register("relu")
-class ReLU(Op):
-    """y = max(a, 0).   VJP: ā = g · [a > 0]  (subgradient ReLU'(0) = 0, as in PyTorch)."""
-
-    def forward(self, a, out=None):
-        # max against a row of zeros, not the scalar 0: NumPy's vectorized loop then runs along
-        # each row, 1.7-1.8x faster for (batch, features) activations; values, -0.0 -> 0 and NaN
-        # propagation are the same.
-        return np.maximum(a, np.zeros(a.shape[-1:], dtype=a.dtype), out=out)
-
-    def backward(self, g, out):
-        if self.g_owned:  # g is ours (see Function.g_owned): mask it in place, no new array
-            return (np.multiply(g, out > 0, out=g),)
-        return (g * (out > 0),)  # a bool mask: Tensor > 0 is a constant bool Tensor
-
-
-@register("leaky_relu")
-class LeakyReLU(Op):
-    """y = a if a > 0 else s·a.   VJP: ā = g · (1 if a > 0 else s)  (slope s at a = 0)."""
-
-    def forward(self, a, negative_slope=0.01):
-        self.slope = negative_slope
-        return np.where(a > 0, a, a * negative_slope).astype(a.dtype, copy=False)
-
-    def backward(self, g, out):
-        return (g * const(np.where(self.inputs[0].data > 0, 1.0, self.slope), g),)
-
-
-def _tie_split(a: np.ndarray, b: np.ndarray, a_wins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Weights (wa, wb) of a selection between a and b; ties (a == b) split the gradient evenly."""
-    tie = a == b
-    wa = np.where(tie, 0.5, a_wins.astype(float))
-    return wa, 1 - wa
+    def jvp(self, i, t, y):
+        a, b = self.inputs
+        return t * b * a ** (b - 1) if i == 0 else t * y * a.log()
 
 
 @register("maximum")
-class Maximum(Binary):
-    """y = max(a, b).   VJP: ā = g·[a > b], b̄ = g·[b > a]; ties split g evenly (½ each)."""
+class Maximum(Function):
+    """y = max(a, b).   VJP: ā = g·([a > b] + ½[a = b]), b̄ = g·([b > a] + ½[a = b])  (ties split
+    g evenly).   JVP: ẏ = ȧ·(...) + ḃ·(...), the same weights."""
 
-    def forward(self, a, b):
-        return self.run(np.maximum, a, b)
+    forward = staticmethod(np.maximum)
 
-    def backward(self, g, out):
-        a, b = self.inputs
-        wa, wb = _tie_split(a.data, b.data, a.data > b.data)
-        return (g * const(wa, g) if self.needs_input_grad[0] else None,
-                g * const(wb, g) if self.needs_input_grad[1] else None)
+    def weight(self, i, dtype):
+        a, b = self.inputs if i == 0 else self.inputs[::-1]
+        return (a > b).astype(dtype) + (a == b).astype(dtype) * 0.5
+
+    def vjp(self, i, g, y):
+        return g * self.weight(i, g.dtype)
+
+    def jvp(self, i, t, y):
+        return t * self.weight(i, t.dtype)
 
 
 @register("minimum")
-class Minimum(Binary):
-    """y = min(a, b).   VJP: ā = g·[a < b], b̄ = g·[b < a]; ties split g evenly (½ each)."""
+class Minimum(Maximum):
+    """y = min(a, b).   VJP: ā = g·([a < b] + ½[a = b]), b̄ = g·([b < a] + ½[a = b])  (ties split
+    g evenly).   JVP: the same weights."""
 
-    def forward(self, a, b):
-        return self.run(np.minimum, a, b)
+    forward = staticmethod(np.minimum)
 
-    def backward(self, g, out):
-        a, b = self.inputs
-        wa, wb = _tie_split(a.data, b.data, a.data < b.data)
-        return (g * const(wa, g) if self.needs_input_grad[0] else None,
-                g * const(wb, g) if self.needs_input_grad[1] else None)
+    def weight(self, i, dtype):
+        a, b = self.inputs if i == 0 else self.inputs[::-1]
+        return (a < b).astype(dtype) + (a == b).astype(dtype) * 0.5
 
 
 @register("where")
-class Where(Binary):
-    """y = cond ? a : b.   VJP: ā = g · cond, b̄ = g · ¬cond  (cond is a constant)."""
+class Where(Function):
+    """y = a where c else b (c boolean, not differentiated).   VJP: ā = g·[c], b̄ = g·[¬c].
+    JVP: ẏ = ȧ where c else ḃ."""
 
-    def forward(self, a, b, cond):
-        self.cond = cond
+    @staticmethod
+    def forward(c, a, b):
         try:
-            return np.where(cond, a, b)
+            return np.where(c, a, b)
         except ValueError:
-            broadcast_shape("where", cond.shape, a.shape, b.shape)
-            raise
+            raise ValueError(f"where: shapes {c.shape}, {a.shape} and {b.shape} cannot be broadcast together") from None
 
-    def backward(self, g, out):
-        return (g * mask(self.cond, g) if self.needs_input_grad[0] else None,
-                g * mask(~self.cond, g) if self.needs_input_grad[1] else None)
+    def vjp(self, i, g, y):
+        c = self.inputs[0]
+        return where(c, g, 0.0) if i == 1 else where(c, 0.0, g)
+
+    jvp = vjp
+
+
+@register("neg")
+class Neg(Function):
+    """y = -a.   VJP: ā = -g.   JVP: ẏ = -ȧ."""
+
+    forward = staticmethod(np.negative)
+
+    def vjp(self, i, g, y):
+        return -g
+
+    jvp = vjp
+
+
+@register("exp")
+class Exp(Function):
+    """y = exp(a).   VJP: ā = g y.   JVP: ẏ = ȧ y."""
+
+    forward = staticmethod(np.exp)
+
+    def vjp(self, i, g, y):
+        return g * y
+
+    jvp = vjp
+
+
+@register("log")
+class Log(Function):
+    """y = log(a).   VJP: ā = g / a.   JVP: ẏ = ȧ / a."""
+
+    forward = staticmethod(np.log)
+
+    def vjp(self, i, g, y):
+        return g / self.inputs[0]
+
+    jvp = vjp
+
+
+@register("sqrt")
+class Sqrt(Function):
+    """y = √a.   VJP: ā = g / (2y).   JVP: ẏ = ȧ / (2y)."""
+
+    forward = staticmethod(np.sqrt)
+
+    def vjp(self, i, g, y):
+        return g / (y * 2)
+
+    jvp = vjp
+
+
+@register("abs")
+class Abs(Function):
+    """y = |a|.   VJP: ā = g sign(a)  (subgradient 0 at a = 0, as in PyTorch).   JVP: ẏ = ȧ sign(a)."""
+
+    forward = staticmethod(np.abs)
+
+    def vjp(self, i, g, y):
+        return g * self.inputs[0].sign()
+
+    jvp = vjp
+
+
+@register("sign")
+class Sign(Function):
+    """y = sign(a) ∈ {-1, 0, 1}.   VJP: ā = 0.   JVP: ẏ = 0  (piecewise constant)."""
+
+    forward = staticmethod(np.sign)
+
+    def vjp(self, i, g, y):
+        return g * 0.0
+
+    jvp = vjp
+
+
+@register("tanh")
+class Tanh(Function):
+    """y = tanh(a).   VJP: ā = g (1 - y²).   JVP: ẏ = ȧ (1 - y²)."""
+
+    forward = staticmethod(np.tanh)
+
+    def vjp(self, i, g, y):
+        return g * (1 - y * y)
+
+    jvp = vjp
+
+
+@register("sigmoid")
+class Sigmoid(Function):
+    """y = 1 / (1 + exp(-a)), computed without overflow.   VJP: ā = g y (1 - y).   JVP: ẏ = ȧ y (1 - y)."""
+
+    @staticmethod
+    def forward(a):
+        e = np.exp(-np.abs(a))  # in (0, 1]: never overflows
+        return np.divide(np.where(a >= 0, 1, e), 1 + e)  # 1/(1+e) for a >= 0, e/(1+e) below
+
+    def vjp(self, i, g, y):
+        return g * y * (1 - y)
+
+    jvp = vjp
+
+
+@register("relu")
+class ReLU(Function):
+    """y = max(a, 0).   VJP: ā = g·[a > 0]  (subgradient ReLU'(0) = 0, as in PyTorch).   JVP: ẏ = ȧ·[a > 0]."""
+
+    @staticmethod
+    def forward(a):
+        return np.maximum(a, 0)
+
+    def vjp(self, i, g, y):
+        return g * (y > 0)
+
+    jvp = vjp
+
+
+@register("leaky_relu")
+class LeakyReLU(Function):
+    """y = a if a > 0 else s·a.   VJP: ā = g if a > 0 else s·g  (slope s at a = 0).   JVP: the same in ȧ."""
+
+    @staticmethod
+    def forward(a, negative_slope=0.01):
+        return np.where(a > 0, a, a * negative_slope).astype(a.dtype, copy=False)
+
+    def vjp(self, i, g, y):
+        return where(self.inputs[0] > 0, g, g * self.negative_slope)
+
+    jvp = vjp
 
 
 @register("clip")
-class Clip(Op):
-    """y = min(max(a, lo), hi).   VJP: ā = g·[lo ≤ a ≤ hi]  (inclusive at the bounds, as in PyTorch)."""
+class Clip(Function):
+    """y = min(max(a, lo), hi).   VJP: ā = g·[lo ≤ a ≤ hi]  (inclusive at the bounds, as in PyTorch).
+    JVP: ẏ = ȧ·[lo ≤ a ≤ hi]."""
 
-    def forward(self, a, lo=None, hi=None):
+    @staticmethod
+    def forward(a, lo=None, hi=None):
         if lo is None and hi is None:
             raise ValueError("clip: give at least one of min and max")
-        self.lo, self.hi = lo, hi
         return np.clip(a, lo, hi)
 
-    def backward(self, g, out):
-        a = self.inputs[0].data
-        inside = np.ones(a.shape, dtype=bool)
-        if self.lo is not None:
-            inside &= a >= self.lo
-        if self.hi is not None:
-            inside &= a <= self.hi
-        return (g * mask(inside, g),)
+    def vjp(self, i, g, y):
+        a = self.inputs[0]
+        inside = where(a >= self.lo, g, 0.0) if self.lo is not None else g
+        return where(a <= self.hi, inside, 0.0) if self.hi is not None else inside
+
+    jvp = vjp
+
+
+@register("cast")
+class Cast(Function):
+    """y = a converted to ``dtype``.   VJP: ā = g converted back to a's dtype.   JVP: ẏ = ȧ converted.
+    (Differentiable between float dtypes; a cast to an integer or bool dtype is a constant.)"""
+
+    @staticmethod
+    def forward(a, dtype):
+        return a.astype(dtype)
+
+    def vjp(self, i, g, y):
+        return g.astype(self.inputs[0].dtype)
+
+    def jvp(self, i, t, y):
+        return t.astype(self.dtype)
+
+
+class Comparison(Function):
+    """Elementwise comparisons: boolean results, so never recorded (nothing to differentiate)."""
+
+
+@register("less")
+class Less(Comparison):
+    """y = a < b."""
+
+    forward = staticmethod(np.less)
+
+
+@register("less_equal")
+class LessEqual(Comparison):
+    """y = a <= b."""
+
+    forward = staticmethod(np.less_equal)
+
+
+@register("greater")
+class Greater(Comparison):
+    """y = a > b."""
+
+    forward = staticmethod(np.greater)
+
+
+@register("greater_equal")
+class GreaterEqual(Comparison):
+    """y = a >= b."""
+
+    forward = staticmethod(np.greater_equal)
+
+
+@register("equal")
+class Equal(Comparison):
+    """y = a == b."""
+
+    forward = staticmethod(np.equal)
+
+
+@register("not_equal")
+class NotEqual(Comparison):
+    """y = a != b."""
+
+    forward = staticmethod(np.not_equal)

@@ -1,10 +1,10 @@
 """First-order optimizers: ``SGD`` (momentum, Nesterov), ``Adam`` and ``AdamW``, PyTorch semantics.
 
-Updates are written with in-place NumPy ufuncs on ``p.data`` (no graph: a parameter's array
-keeps its identity and dtype; float32 stays float32 because every scalar is a Python float).
-The last step of every update, ``p -= η d``, is one BLAS axpy pass for large arrays (``axpy.py``).
-Parameters whose ``.grad`` is None are skipped. Gradients are only read,
-never written (the engine may hand the same gradient array to several tensors).
+Each update is written with NumPy on the parameter's array, in place through ``Tensor.update_``
+(no graph; the array keeps its identity and dtype, float32 stays float32 because every scalar
+is a Python float; the parameter's version moves on, so a graph that saved it refuses to
+backpropagate through it afterwards). Parameters whose ``.grad`` is None are skipped.
+Gradients are only read, never written.
 
 ``state_dict()`` is flat -- ``{str: np.ndarray}``, scalars as 0-d arrays -- so it can be saved
 with ``np.savez`` and loaded with ``allow_pickle=False``::
@@ -20,8 +20,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from ..nn.module import check_state_keys, raise_key_error
-from ..tensor import Tensor
-from .axpy import sub_scaled_
+from ..engine import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
 
@@ -57,7 +56,6 @@ class Optimizer:
         self.lr = lr
         self.step_count: int = 0
         self.state: list[dict[str, np.ndarray]] = [{} for _ in self.params]
-        self._scratch: dict[tuple, np.ndarray] = {}
 
     @property
     def lr(self) -> float:
@@ -89,19 +87,11 @@ class Optimizer:
             if g.shape != data.shape or (g.dtype is not data.dtype and g.dtype != data.dtype):
                 raise ValueError(f"{type(self).__name__}: parameter {i} has shape {data.shape} and dtype "
                                  f"{data.dtype} but its grad has shape {g.shape} and dtype {g.dtype}")
-            self._update(i, data, g, self.state[i])
+            state = self.state[i]
+            p.update_(lambda a: self._update(i, a, g, state))
 
     def _update(self, i: int, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
         raise NotImplementedError  # pragma: no cover
-
-    def _tmp(self, like: np.ndarray, k: int = 0) -> np.ndarray:
-        """Scratch buffer number ``k`` of ``like``'s shape and dtype, reused across steps and
-        across parameters of the same shape (updates run one parameter at a time)."""
-        key = (like.shape, like.dtype, k)
-        buf = self._scratch.get(key)
-        if buf is None:
-            buf = self._scratch[key] = np.empty_like(like)
-        return buf
 
     # ------------------------------------------------------------------ state
     def _buffer_spec(self, name: str, p: np.ndarray) -> tuple[tuple[int, ...], np.dtype]:
@@ -232,29 +222,16 @@ class SGD(Optimizer):
 
     def _update(self, i: int, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
         mu, wd = self.momentum, self.weight_decay
-        d = g
-        if wd != 0.0:  # d = g + λ p
-            d = self._tmp(p)
-            np.multiply(p, wd, out=d)
-            d += g
+        d = g + p * wd if wd != 0.0 else g  # d = g + λ p
         if mu != 0.0:
             buf = state.get("momentum")
             if buf is None:  # b = d
                 buf = state["momentum"] = np.array(d, copy=True)
             else:  # b = μ b + (1 - τ) d
                 buf *= mu
-                if self.dampening == 0.0:
-                    buf += d
-                else:
-                    buf += d * (1.0 - self.dampening)
-            if self.nesterov:  # d = d + μ b
-                step = self._tmp(p, 1)
-                np.multiply(buf, mu, out=step)
-                step += d
-                d = step
-            else:
-                d = buf
-        sub_scaled_(p, self._lr, d)  # p -= η d (plain SGD: d = g; one BLAS pass for large arrays)
+                buf += d if self.dampening == 0.0 else d * (1.0 - self.dampening)
+            d = d + buf * mu if self.nesterov else buf  # d = d + μ b  (Nesterov)
+        p -= d * self._lr  # p = p - η d
 
 
 class Adam(Optimizer):
@@ -310,25 +287,16 @@ class Adam(Optimizer):
             if self.decoupled:  # p = (1 - η λ) p
                 p *= 1.0 - lr * wd
             else:  # d = g + λ p
-                d = self._tmp(p, 1)
-                np.multiply(p, wd, out=d)
-                d += g
-        tmp = self._tmp(p)
+                d = g + p * wd
         m *= b1  # m = β₁ m + (1 - β₁) d
-        np.multiply(d, 1.0 - b1, out=tmp)
-        m += tmp
+        m += d * (1.0 - b1)
         v *= b2  # v = β₂ v + (1 - β₂) d²
-        np.multiply(d, d, out=tmp)
-        tmp *= 1.0 - b2
-        v += tmp
+        v += d * d * (1.0 - b2)
         if self.amsgrad:  # v̂ = max(v̂, v)
             v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
         bias1, bias2 = 1.0 - b1 ** t, 1.0 - b2 ** t  # Python floats: no promotion
-        np.sqrt(v, out=tmp)  # denominator √v̂ / √(1 - β₂ᵗ) + ε
-        tmp /= math.sqrt(bias2)
-        tmp += self.eps
-        np.divide(m, tmp, out=tmp)
-        sub_scaled_(p, lr / bias1, tmp)  # p -= η / (1 - β₁ᵗ) · m / (...)
+        denom = np.sqrt(v) / math.sqrt(bias2) + self.eps  # √v̂ / √(1 - β₂ᵗ) + ε
+        p -= (m / denom) * (lr / bias1)  # p = p - η / (1 - β₁ᵗ) · m / (...)
 
 
 class AdamW(Adam):

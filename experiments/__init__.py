@@ -1,4 +1,4 @@
-"""Gradient-checking experiments: ``python -m tinygrad_np.experiments NAME --help``.
+"""Gradient-checking experiments: ``python -m experiments NAME --help``.
 
 * ``eps-sweep``  (:mod:`.eps_sweep`): finite-difference error vs step size (the V shape);
 * ``mlp-check``  (:mod:`.mlp_check`): MNIST MLP gradients, autograd vs hand-derived vs finite differences;

@@ -31,9 +31,9 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from ..autograd import OPS, Function, unbroadcast
-from ..gradcheck import gradcheck
-from ..tensor import Tensor
+from tinygrad_np import OPS, Function
+from tinygrad_np.gradcheck import gradcheck
+from tinygrad_np import Tensor
 from .cases import Case, has_generator, seeded_case
 
 VJP = Callable[[Any, Tensor, Tensor], tuple]  # backward(self, g, out) of a mutant

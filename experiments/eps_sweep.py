@@ -27,8 +27,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..autograd import OPS, grad, no_grad
-from ..tensor import Tensor
+from tinygrad_np import OPS, autograd_grad as grad, no_grad
+from tinygrad_np import Tensor
+
+from .cases import has_generator, seeded_case
+from .mlp_check import autograd_grads, build_model, make_problem
 
 DEFAULT_OUT = "runs/experiments/eps-sweep"
 METHODS = ("forward", "central", "richardson", "complex")
@@ -77,8 +80,6 @@ def smooth_problem(x0: float | None = None) -> Problem:
 def op_problem(name: str, x0: float | None = None, seed: int = 0) -> Problem:
     """φ(t) = uᵀ·op(inputs with one entry set to t), on inputs drawn by ``cases.py``; the entry is
     the one with the largest |∂φ/∂t| (so the relative error is meaningful)."""
-    from .cases import has_generator, seeded_case
-
     if name not in OPS:
         raise ValueError(f"unknown op {name!r}; the registry has {sorted(OPS)}")
     if not has_generator(name):
@@ -121,8 +122,6 @@ def op_problem(name: str, x0: float | None = None, seed: int = 0) -> Problem:
 def mlp_problem(x0: float | None = None, seed: int = 0, activation: str = "relu") -> Problem:
     """The MNIST MLP's mean loss (20-16-10, batch 8, synthetic data) as a function of the
     first-layer weight with the largest gradient; complex step through the framework's forward."""
-    from .mlp_check import autograd_grads, build_model, make_problem
-
     prob = make_problem(seed=seed, activation=activation)
     g = autograd_grads(build_model(prob, np.float64), prob)[0]
     idx = np.unravel_index(int(np.argmax(np.abs(g))), g.shape)

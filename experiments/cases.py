@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..tensor import Tensor
+from tinygrad_np import Tensor
 
 Rng = np.random.Generator
 GAP = 0.1  # minimum distance from a kink / between compared values (>> gradcheck's eps)

@@ -19,8 +19,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..autograd import no_grad
-from ..gradcheck import DEFAULTS
+from tinygrad_np import no_grad
+from tinygrad_np.gradcheck import DEFAULTS
+
+from mnist import reference
+from mnist.data import load_dataset
+from mnist.model import MLP
 
 DEFAULT_OUT = "runs/experiments/mlp-check"
 DTYPES = (np.float32, np.float64)
@@ -45,8 +49,6 @@ class MLPProblem:
 def load_mnist(batch: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, str] | str:
     """``batch`` random MNIST test images scaled to [0, 1] (never downloads), or the reason it failed."""
     try:
-        from mnist.data import load_dataset
-
         ds = load_dataset("mnist", download=False)
     except Exception as e:  # noqa: BLE001 - any failure means "not available"
         return f"{type(e).__name__}: {str(e).splitlines()[0]}"
@@ -59,8 +61,6 @@ def make_problem(sizes: Sequence[int] = (20, 16, 10), batch: int = 8, seed: int 
                  loss: str = "ce", mnist: bool = False) -> MLPProblem:
     """He-initialised weights (``reference.init_params``), small random biases, and a batch of
     standard-normal inputs with random labels (or real MNIST samples with ``mnist=True``)."""
-    from mnist import reference
-
     sizes = [int(s) for s in sizes]
     rng = np.random.default_rng(seed)
     params = reference.init_params(sizes, rng, np.float64)
@@ -81,8 +81,6 @@ def make_problem(sizes: Sequence[int] = (20, 16, 10), batch: int = 8, seed: int 
 
 def build_model(problem: MLPProblem, dtype: Any) -> Any:
     """``mnist.model.MLP`` in ``dtype`` holding the problem's parameters."""
-    from mnist.model import MLP
-
     model = MLP(problem.sizes, problem.activation, dtype=dtype, rng=0)
     model.load_reference_params(problem.params)
     return model
@@ -101,8 +99,6 @@ def autograd_grads(model: Any, problem: MLPProblem) -> list[np.ndarray]:
 
 
 def reference_grads(problem: MLPProblem, dtype: Any) -> list[np.ndarray]:
-    from mnist import reference
-
     params = [p.astype(dtype) for p in problem.params]
     return reference.loss_and_grads(params, problem.X.astype(dtype), problem.y, problem.activation, problem.loss)[1]
 
@@ -111,8 +107,6 @@ def relu_pattern(model: Any, problem: MLPProblem) -> list[np.ndarray] | None:
     """Which hidden units are active (ReLU models only), from the model's current parameters."""
     if problem.activation != "relu":
         return None
-    from mnist import reference
-
     params = [q.data.astype(np.float64) for q in model.param_list()]
     return [A > 0 for A in reference.forward(params, problem.X, "relu")[1][1:]]
 

@@ -12,7 +12,7 @@ from hypothesis import given
 
 import strategies as S
 from tinygrad_np import Tensor, gradcheck
-from tinygrad_np.autograd import topological_order
+from tinygrad_np.engine import topological_order
 
 
 def graph_stats(out: Tensor, leaves: list[Tensor]) -> tuple[int, list[int]]:

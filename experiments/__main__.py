@@ -1,4 +1,4 @@
-"""``python -m tinygrad_np.experiments {eps-sweep,mlp-check,mutants} [options]``."""
+"""``python -m experiments {eps-sweep,mlp-check,mutants} [options]``."""
 from __future__ import annotations
 
 import argparse
@@ -11,12 +11,12 @@ MODULES = {"eps-sweep": "eps_sweep", "mlp-check": "mlp_check", "mutants": "mutan
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tinygrad_np.experiments",
+        prog="python -m experiments",
         description="Gradient-checking experiments for tinygrad_np (outputs go to --out; see docs/experiments.md).",
     )
     sub = parser.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")
     for name, module_name in MODULES.items():
-        module = importlib.import_module(f"{__package__ or 'tinygrad_np.experiments'}.{module_name}")
+        module = importlib.import_module(f"{__package__ or 'experiments'}.{module_name}")
         p = sub.add_parser(name, help=module.SUMMARY, description=module.HELP,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)

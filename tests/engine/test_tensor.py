@@ -12,12 +12,19 @@ from tinygrad_np import Tensor
 
 
 # ----------------------------------------------------------------------------- constructor
-@pytest.mark.parametrize("data", [1.5, 3, [1, 2, 3], [[1.0, 2.0]], (0.5, 1)])
-def test_python_data_becomes_float32(data):
+@pytest.mark.parametrize("data", [1.5, [1.0, 2.0, 3.0], [[1.0, 2.0]], (0.5, 1)])
+def test_python_floats_become_float32(data):
     t = Tensor(data)
     assert t.dtype == np.float32
     np.testing.assert_array_equal(t.data, np.asarray(data, dtype=np.float32))
     assert tg.tensor(data).dtype == np.float32
+
+
+@pytest.mark.parametrize("data", [3, [0, 1, 2], [[1, 2]]])
+def test_python_ints_become_int64_like_torch_tensor(data):
+    """tg.tensor([0, 1, 2]) can index and label, as torch.tensor's int64."""
+    assert tg.tensor(data).dtype == np.int64 and Tensor(data).dtype == np.int64
+    assert tg.tensor([True, False]).dtype == np.bool_
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16, np.int64, np.int32, np.uint8])
@@ -68,11 +75,14 @@ def test_properties(arr):
     assert t.is_leaf and t.grad_fn is None
 
 
-def test_numpy_shares_memory_and_item_tolist():
+def test_numpy_shares_memory_read_only_and_item_tolist():
     arr = np.array([[1.0, 2.0], [3.0, 4.0]])
     t = Tensor(arr)
-    assert t.numpy() is t.data
-    assert np.shares_memory(t.numpy(), arr)
+    assert np.shares_memory(t.numpy(), arr) and np.shares_memory(t.data, arr)
+    for out in (t.numpy(), t.data, np.asarray(t)):
+        with pytest.raises(ValueError, match="read-only"):
+            out[0, 0] = 0.0
+    assert arr[0, 0] == 1.0
     assert Tensor(np.array(2.5)).item() == 2.5
     assert isinstance(Tensor(np.array([7.0])).item(), float)
     assert t.tolist() == [[1.0, 2.0], [3.0, 4.0]]
@@ -106,10 +116,15 @@ def test_repr():
     assert "..." in big and len(big) < 300
 
 
-def test_astype_and_bool():
+def test_astype_is_differentiable_between_floats_and_bool():
     t = Tensor(np.array([1.5, 2.5]), requires_grad=True)
     c = t.astype(np.float32)
-    assert c.dtype == np.float32 and not c.requires_grad
+    assert c.dtype == np.float32 and c.requires_grad  # the VJP casts back
+    (c * c).sum().backward()
+    assert t.grad.dtype == np.float64
+    np.testing.assert_array_equal(t.grad.data, [3.0, 5.0])
+    i = t.astype(np.int64)  # an integer cast is a constant
+    assert i.dtype == np.int64 and not i.requires_grad
     assert bool(Tensor(np.array(1.0))) and not bool(Tensor(np.array(0.0)))
 
 

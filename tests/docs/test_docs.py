@@ -15,7 +15,7 @@ Conventions (stated in docs/README.md):
 When a doc's output changes on purpose (an op's docstring was reworded, say), rewrite the output
 blocks of that file from a fresh run with
 
-    python tests/test_docs.py --update docs/tour/02-vjps.md
+    python tests/docs/test_docs.py --update docs/tour/02-vjps.md
 
 and review the diff.
 """
@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 TOUR = DOCS / "tour"
 OUTPUT_LANGS = ("text", "dot")

@@ -13,104 +13,114 @@ import pytest
 from hypothesis import given
 
 import strategies as S
+from custom_ops import AllAtOnce
 from tinygrad_np import GradcheckError, GradcheckReport, OPS, Tensor, gradcheck
-from tinygrad_np.autograd import Function
+from tinygrad_np import Function
 from tinygrad_np.gradcheck import FULL_MODE_LIMIT
 
 RNG = np.random.default_rng(1234)
 
 
 # ----------------------------------------------------------------------------- throwaway ops
-class Square(Function):
+class Square(AllAtOnce):
     """y = a² with the correct VJP ā = 2 a g (a control for the wrong ones)."""
 
-    def forward(self, a):
+    @staticmethod
+    def forward(a):
         return a * a
 
-    def backward(self, g, out):
+    def vjps(self, g, out):
         return (g * self.inputs[0] * 2.0,)
 
 
-class SquareSignFlip(Function):
+class SquareSignFlip(AllAtOnce):
     """y = a², VJP with the wrong sign: ā = -2 a g."""
 
-    def forward(self, a):
+    @staticmethod
+    def forward(a):
         return a * a
 
-    def backward(self, g, out):
+    def vjps(self, g, out):
         return (-(g * self.inputs[0] * 2.0),)
 
 
-class XExpDroppedTerm(Function):
+class XExpDroppedTerm(AllAtOnce):
     """y = a·exp(a); the product rule gives ā = g (exp(a) + a exp(a)); this drops the first term."""
 
-    def forward(self, a):
+    @staticmethod
+    def forward(a):
         return a * np.exp(a)
 
-    def backward(self, g, out):
+    def vjps(self, g, out):
         return (g * out,)
 
 
-class MulDroppedTerm(Function):
+class MulDroppedTerm(AllAtOnce):
     """y = a·b·a = a²b; the VJP forgets that a appears twice: ā = g a b (should be 2 g a b)."""
 
-    def forward(self, a, b):
+    @staticmethod
+    def forward(a, b):
         return a * b * a
 
-    def backward(self, g, out):
+    def vjps(self, g, out):
         a, b = self.inputs
         return (g * a * b, g * a * a)
 
 
-class AddBroadcastNoSum(Function):
+class AddBroadcastNoSum(AllAtOnce):
     """y = a + b with b (1, n) broadcast over rows; the VJP for b takes the first row of g
     instead of summing the rows (a missing un-broadcast with the right shape)."""
 
-    def forward(self, a, b):
+    @staticmethod
+    def forward(a, b):
         return a + b
 
-    def backward(self, g, out):
+    def vjps(self, g, out):
         return (g, g[0:1])
 
 
-class ScaleIgnoresUpstream(Function):
+class ScaleIgnoresUpstream(AllAtOnce):
     """y = 3a, VJP returns 3 everywhere, ignoring g: right only for an all-ones upstream gradient."""
 
-    def forward(self, a):
+    @staticmethod
+    def forward(a):
         return 3.0 * a
 
-    def backward(self, g, out):
+    def vjps(self, g, out):
         return (Tensor(np.full(self.inputs[0].shape, 3.0, dtype=g.dtype)),)
 
 
-class SquareSlightlyOff(Function):
+class SquareSlightlyOff(AllAtOnce):
     """y = a², VJP 1 % too large: inside float32 tolerances, outside float64 ones."""
 
-    def forward(self, a):
+    @staticmethod
+    def forward(a):
         return a * a
 
-    def backward(self, g, out):
+    def vjps(self, g, out):
         return (g * self.inputs[0] * 2.02,)
 
 
-class PairWrongSecond(Function):
+class PairWrongSecond(AllAtOnce):
     """y = a·b elementwise; correct VJP for a, sign-flipped VJP for b."""
 
-    def forward(self, a, b):
+    @staticmethod
+    def forward(a, b):
         return a * b
 
-    def backward(self, g, out):
+    def vjps(self, g, out):
         a, b = self.inputs
         return (g * b, -(g * a))
 
 
-class PairWrongFirst(Function):
+class PairWrongFirst(AllAtOnce):
     """y = a·b elementwise; sign-flipped VJP for a, correct VJP for b."""
 
-    def forward(self, a, b):
+    @staticmethod
+    def forward(a, b):
         return a * b
 
-    def backward(self, g, out):
+    def vjps(self, g, out):
         a, b = self.inputs
         return (-(g * b), g * a)
 
@@ -197,11 +207,12 @@ def test_kinks_are_flagged_not_failed(fn, x, kink_index):
 def test_a_wrong_rule_at_a_kink_is_still_a_mismatch():
     """Only a value between the one-sided slopes is a valid subgradient at a kink."""
 
-    class AbsWrongAtZero(Function):
-        def forward(self, a):
+    class AbsWrongAtZero(AllAtOnce):
+        @staticmethod
+        def forward(a):
             return np.abs(a)
 
-        def backward(self, g, out):
+        def vjps(self, g, out):
             a = self.inputs[0].data
             return (g * Tensor(np.where(a == 0, 5.0, np.sign(a))),)
 

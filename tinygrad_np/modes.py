@@ -1,0 +1,122 @@
+"""The engine's modes: grad mode, anomaly mode and gradient watchers, each thread its own.
+
+As in PyTorch, every thread starts with grad mode on and anomaly mode off, and a ``no_grad()``
+block in one thread (an evaluator) never turns off graph recording in another (a trainer).
+The state lives in one ``threading.local``; nothing else in the package is mutable global state.
+
+    with no_grad(): ...                 ops record no graph (inference, parameter updates)
+    with enable_grad(): ...             recording back on inside a no_grad block
+    with set_grad_enabled(flag): ...    either, from a flag
+    with detect_anomaly(): ...          the first NaN/Inf in a forward or backward raises AnomalyError
+    with watch_gradients(fn): ...       fn(event) sees every gradient backward computes (viz.trace_backward)
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import traceback
+from typing import Any, Callable, Iterator
+
+
+class _State(threading.local):
+    """Per-thread modes; the class attributes are each new thread's starting values."""
+
+    grad_enabled = True  # ops record a graph
+    anomaly = False  # ops check for NaN/Inf and remember where they were created
+    watchers: tuple[Callable[[Any], None], ...] = ()  # see watch_gradients
+    #: use what the fast layer (``tinygrad_np.fast``) registered at the engine's seams; off with
+    #: TINYGRAD_NP_FAST=0 or ``tinygrad_np.fast.disabled()``: the same results, the textbook code
+    fast = os.environ.get("TINYGRAD_NP_FAST", "1") != "0"
+
+
+state = _State()
+
+
+def is_grad_enabled() -> bool:
+    """True when new ops record a graph for backward (in this thread)."""
+    return state.grad_enabled
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    """Context manager / decorator that turns graph recording on or off inside its block."""
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self._saved: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._saved.append(state.grad_enabled)
+        state.grad_enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        state.grad_enabled = self._saved.pop()
+
+
+class no_grad(set_grad_enabled):
+    """``with no_grad():`` or ``@no_grad()``: ops inside record no graph (inference, updates)."""
+
+    def __init__(self) -> None:
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """Re-enable graph recording inside a ``no_grad`` block."""
+
+    def __init__(self) -> None:
+        super().__init__(True)
+
+
+class AnomalyError(FloatingPointError):
+    """Raised inside ``detect_anomaly()`` at the first op whose output or gradient is not finite."""
+
+
+class detect_anomaly(contextlib.ContextDecorator):
+    """Inside this block every op remembers the user code line that created it, and the first
+    forward output or backward gradient containing NaN/Inf raises ``AnomalyError`` naming the
+    op, the shapes and that line. Slower: use it to debug, not to train."""
+
+    def __init__(self) -> None:
+        self._saved: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._saved.append(state.anomaly)
+        state.anomaly = True
+
+    def __exit__(self, *exc: object) -> None:
+        state.anomaly = self._saved.pop()
+
+
+@contextlib.contextmanager
+def anomaly_paused() -> Iterator[None]:
+    """Anomaly checks off inside (a VJP's own inner ops are checked as the VJP's result)."""
+    saved, state.anomaly = state.anomaly, False
+    try:
+        yield
+    finally:
+        state.anomaly = saved
+
+
+@contextlib.contextmanager
+def watch_gradients(fn: Callable[[Any], None]) -> Iterator[None]:
+    """Call ``fn(event)`` for every step of every backward pass run inside the block (this thread).
+
+    ``event`` is a ``GradientEvent`` (see ``engine``): the node, the gradient that reached it and
+    each input's VJP before and after it was brought to the input's shape and dtype."""
+    saved = state.watchers
+    state.watchers = saved + (fn,)
+    try:
+        yield
+    finally:
+        state.watchers = saved
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def user_code_line() -> str:
+    """'file:line in function: source' of the innermost stack frame outside tinygrad_np."""
+    for frame in reversed(traceback.extract_stack()):
+        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
+            return f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line}"
+    return "<unknown>"
