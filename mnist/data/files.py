@@ -25,4 +25,5 @@ def read_source(path: str | os.PathLike[str], size: Size = None) -> ImageSet:
         return read_csv_dataset(path)
     if path.exists():
         raise FormatError(f"{path}: unsupported data source (expected a .csv file or an image folder)")
-    raise FileNotFoundError(f"{path}: no such file or folder")
+    raise FileNotFoundError(f"{path}: no such file or folder; expected mnist, fashion-mnist, a .csv file or an "
+                            "image folder")
