@@ -230,6 +230,7 @@ def load_any(
                 f"{path}: has no label column, so it cannot be used for training "
                 "(predict, show and eval --split all read it)"
             )
+        check_classes(class_names, path)
         if size is not None and not path.is_dir() and not is_chinese_mnist_csv(path):
             side = (size, size) if isinstance(size, int) else tuple(size)
             _require(tuple(images.shape[1:]) == side,
