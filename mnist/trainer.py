@@ -265,14 +265,20 @@ class Trainer:
             raise
 
     def _train_epoch(self) -> dict[str, Any]:
+        lr = self.optimizer.lr
+        self.model.train()
+        bar = self._progress_bar()
+        traced = self._traced_step() if self.config.jit else None
+        t0 = time.perf_counter()
+        # overflow shows up as a non-finite loss or weights, reported below with the epoch and step
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._steps(t0, lr, bar, traced)
+
+    def _steps(self, t0: float, lr: float, bar: Any, traced: Callable[..., Any] | None) -> dict[str, Any]:
         cfg, model, opt, aug = self.config, self.model, self.optimizer, self.augmenter
-        lr = opt.lr
-        model.train()
         n_seen = correct = 0
         loss_sum = 0.0
-        bar = self._progress_bar()
-        traced = self._traced_step() if cfg.jit else None
-        t0 = time.perf_counter()
+        step = 0
         try:
             for step, (xb, yb) in enumerate(self.loader, start=1):
                 if cfg.augment:

@@ -63,15 +63,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer.fit(save=lambda t: save_trainer(t, ckpt_path), stop_after=args.stop_after)
     except KeyboardInterrupt:
         write_history(run_dir, trainer.history)
-        print(f"\ninterrupted in epoch {trainer.epoch + 1}; the model is as it was after epoch "
-              f"{trainer.epoch}, whose checkpoint ({_last_saved_epoch(ckpt_path)}) is in {ckpt_path}\n"
+        print(f"\ninterrupted in epoch {trainer.epoch + 1}; the last checkpoint ({_last_saved_epoch(ckpt_path)}) "
+              f"is in {ckpt_path}\n"
               f"{continue_with}", file=sys.stderr)
         return 130
     except TrainingDiverged as e:
         write_history(run_dir, trainer.history)
         saved = _last_saved_epoch(ckpt_path)
         print(f"{PROG} train: error: {e}\n"
-              + (f"the checkpoint after epoch {saved} is in {ckpt_path}" if saved != "none" else
+              + (f"the checkpoint after {saved} is in {ckpt_path}" if saved != "none" else
                  "no checkpoint was written"), file=sys.stderr)
         return 3
     write_history(run_dir, trainer.history)
