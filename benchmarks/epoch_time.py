@@ -24,7 +24,9 @@ Reported per configuration: median, min and max over repetitions, and the ratios
 hand-derived NumPy baseline and to the GEMM-only bound (medians of the paired per-repetition
 ratios); the epoch's FLOPs over the machine's measured peak GEMM rate (the physical bound);
 every contender's gradients of one batch at the initial weights against the hand-derived
-ones, and its weights after the first timed epoch against the baseline's; the time split of
+ones, and its weights after the first timed epoch against the baseline's; the share of the
+machine other processes kept busy during each repetition (``other_cpu_load_per_rep``: a run
+that shared the machine says so); the time split of
 tinygrad_np and of the reference into data/forward/backward/optimizer (the two taking turns
 block by block); peak traced memory of the in-process contenders with its epoch-to-epoch growth.
 Outputs: a Markdown table on stdout, and ``epoch_time.json``, ``epoch_time.md`` and
@@ -49,7 +51,7 @@ from . import contenders as C
 from . import peers as P
 from .baseline import MissingReference, initial_params, reference
 from .data import load_data
-from .machine import machine_info, peak_gemm_gflops
+from .machine import cpu_snapshot, machine_info, other_load, peak_gemm_gflops
 from .report import atomic_write_text, epoch_markdown, epoch_plot
 from .worker import PeerUnavailable, RemoteContender, Worker
 
@@ -161,12 +163,16 @@ def bench_config(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray,
     refc = local[0]
     times: dict[str, list[float]] = {c.name: [] for c in racers}
     agreement: dict[str, float] = {}
+    pids = tuple(w.proc.pid for w in workers)
+    loads: list[float | None] = []
     for rep in range(reps):
         order = rng.permutation(len(X))
         for c in racers:
             c.reset()
+        before = cpu_snapshot(pids)
         for name, t in time_epochs_interleaved(racers, order, batch, block, first=rep).items():
             times[name].append(t)
+        loads.append(other_load(before, cpu_snapshot(pids)))
         if rep == 0:  # same init, same order: the trained weights must agree with the baseline's
             ref_w = refc.weights()
             for c in racers:
@@ -190,7 +196,8 @@ def bench_config(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray,
     result: dict[str, Any] = {
         "arch": "-".join(map(str, sizes)), "batch": batch, "n_samples": len(X), "reps": reps,
         "block_samples": block_samples(batch, block),
-        "flops": flops, "physical_bound_s": flops / (peak * 1e9), "contenders": {},
+        "flops": flops, "physical_bound_s": flops / (peak * 1e9),
+        "other_cpu_load_per_rep": loads, "contenders": {},
     }
     for c in racers:
         ts = times[c.name]

@@ -111,3 +111,33 @@ def machine_info() -> dict[str, Any]:
         "tinygrad_np_traced_step": API().has_traced_step,
         "versions": versions(),
     }
+
+
+def _proc_cpu_seconds(pid: int | str) -> float:
+    """CPU time (user + system, all threads) of process ``pid`` so far, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(pids: tuple[int, ...] = ()) -> tuple[float, float, float] | None:
+    """(wall clock, seconds of CPU the whole machine has been busy, seconds of CPU this process
+    and ``pids`` have used), or None where /proc is not there. Two snapshots give the load of
+    *other* processes in between (``other_load``)."""
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(v) for v in f.readline().split()[1:]]
+        busy = (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+        own = _proc_cpu_seconds("self") + sum(_proc_cpu_seconds(p) for p in pids)
+    except (OSError, ValueError, IndexError):
+        return None
+    return time.perf_counter(), busy, own
+
+
+def other_load(before: tuple[float, float, float] | None, after: tuple[float, float, float] | None) -> float | None:
+    """The share of the machine's cores that processes other than ours kept busy between two
+    ``cpu_snapshot`` calls (0: a quiet machine; 0.5 on 2 cores: one core taken by someone else)."""
+    if before is None or after is None or after[0] <= before[0]:
+        return None
+    others = (after[1] - before[1]) - (after[2] - before[2])
+    return max(0.0, others / ((after[0] - before[0]) * (os.cpu_count() or 1)))

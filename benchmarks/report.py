@@ -43,7 +43,8 @@ def epoch_markdown(report: dict[str, Any]) -> str:
         + (f", kernel {blas['core']}" if blas.get("core") else "") + f"), Python {v['python']}, NumPy {v['numpy']}"
         + (f", {others}" if others else "") + f"; peak float32 GEMM {report['peak_gemm_gflops']:.1f} GFLOP/s.",
         f"Data: {s['samples']:,} {s['data']} samples; {s['reps']} repetitions after warm-up, contenders taking "
-        f"turns in blocks of {s.get('block', 'whole epochs of')} samples; peers each in a worker process of its own.",
+        f"turns in blocks of {s.get('block', 'whole epochs of')} samples"
+        + ("; peers each in a worker process of its own." if s.get("peers") else "."),
     ]
     for name, note in report.get("peer_notes", {}).items():
         lines.append(f"{name}: {note}.")
@@ -60,6 +61,12 @@ def epoch_markdown(report: dict[str, Any]) -> str:
                          f"{_sci(rel)} |")
         lines.append(f"| {r['arch']} | {r['batch']} | physical bound ({r['flops'] / 1e9:.1f} GFLOP at peak) | "
                      f"{r['physical_bound_s']:.3f} | | | | | |")
+    loads = [(r, [v for v in r.get("other_cpu_load_per_rep", []) if v is not None]) for r in report["results"]]
+    if any(v for _, v in loads):
+        lines += ["", "Share of the machine other processes kept busy during the timed repetitions (0 = a quiet "
+                  "machine; 0.5 = one of 2 cores taken): " + "; ".join(
+                      f"{r['arch']} batch {r['batch']}: median {sorted(v)[len(v) // 2]:.2f}, max {max(v):.2f}"
+                      for r, v in loads if v) + "."]
     lines += ["", f"grad rel. diff: one batch's gradients at the initial weights against the hand-derived ones, "
               f"max over parameters of max|g - g_ref| / max|g_ref| (agreement: <= {s.get('grad_rtol', 1e-5):.0e}).",
               "", "Time split of one epoch in seconds, tinygrad_np / hand NumPy (the two side by side, taking turns "

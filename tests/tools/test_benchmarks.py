@@ -19,7 +19,8 @@ import pytest
 import tinygrad_np as tg
 from benchmarks import baseline, epoch_time, op_overhead, peers as P, worker as W
 from benchmarks import contenders as C
-from benchmarks.dev import ab_versions, anatomy, blockrace, engine_floor
+from benchmarks.dev import ab_versions, anatomy, blockrace, engine_floor, peer_isolation
+from benchmarks.machine import cpu_snapshot, other_load
 from benchmarks.tg_api import API, MLPTrainer
 from mnist import reference
 
@@ -117,6 +118,24 @@ def test_memory_does_not_grow_between_epochs(quick_report, name):
     _, report = quick_report
     mem = report["results"][0]["memory"][name]
     assert abs(mem["growth_bytes"]) < 64 * 1024
+
+
+def test_each_repetition_records_how_busy_other_processes_kept_the_machine(quick_report):
+    _, report = quick_report
+    loads = report["results"][0]["other_cpu_load_per_rep"]
+    assert len(loads) == report["settings"]["reps"]
+    assert all(v is None or 0.0 <= v <= 1.0 for v in loads)
+
+
+def test_other_load_is_the_machine_share_used_beyond_our_own_processes():
+    cores = os.cpu_count() or 1
+    # 2 s of wall clock; the machine busy for 3 CPU-seconds, 1 of them ours: 2 CPU-seconds of others'
+    assert other_load((10.0, 100.0, 5.0), (12.0, 103.0, 6.0)) == pytest.approx(2.0 / (2.0 * cores))
+    assert other_load((10.0, 100.0, 5.0), (12.0, 101.0, 6.0)) == 0.0  # never negative
+    assert other_load(None, (1.0, 1.0, 1.0)) is None
+    snap = cpu_snapshot()
+    if snap is not None:  # Linux: /proc is there
+        assert len(snap) == 3 and snap[1] > 0 and snap[2] > 0
 
 
 def test_parse_peers_names_all_none_lists_and_rejects_unknowns():
@@ -385,7 +404,7 @@ def test_op_overhead_cases_compute_what_numpy_computes():
 # ----------------------------------------------------------------------------- dev tools
 def test_the_tools_run_as_modules_from_the_repository_root():
     for module in ("benchmarks.epoch_time", "benchmarks.op_overhead", "benchmarks.dev.ab_versions",
-                   "benchmarks.dev.engine_floor", "benchmarks.dev.anatomy"):
+                   "benchmarks.dev.engine_floor", "benchmarks.dev.anatomy", "benchmarks.dev.peer_isolation"):
         done = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT_DIR, capture_output=True,
                               text=True, timeout=60)
         assert done.returncode == 0, (module, done.stderr)
@@ -466,6 +485,22 @@ def test_anatomy_tiny_mlp_keeps_depth_and_classes_and_gemm_step_makes_the_produc
     names = [n for n, _ in anatomy.builders([784, 16, 10], 8, X, y)]
     steps = [C.HandNumPy.name, C.TinygradNP.name, C.TinygradNPTraced.name]
     assert names == ["gather", "GEMM only", *steps, *(f"{n} (tiny)" for n in steps)]
+
+
+@pytest.mark.skipif(not P.installed(P.HipsAutograd), reason="autograd not installed")
+def test_peer_isolation_quick_run_pairs_each_repetition_with_and_without_the_peers(tmp_path):
+    results = peer_isolation.main(["--quick", "--peers", "autograd", "--data", "synthetic", "--samples", "512",
+                                   "--out", str(tmp_path)])
+    (r,) = results
+    assert r["peers"] == [P.HipsAutograd.name] and r["batch"] == 128
+    assert set(r["contenders"]) == {c.name for c in C.in_process()}
+    for c in r["contenders"].values():
+        assert len(c["with_s"]) == len(c["without_s"]) == 2
+        lo, hi = c["ci95"]
+        assert lo <= c["ratio_with_over_without"] <= hi
+        assert c["ratio_with_over_without"] == pytest.approx(float(np.median(np.divide(c["with_s"], c["without_s"]))))
+    assert len(r["other_cpu_load"]["with"]) == len(r["other_cpu_load"]["without"]) == 2
+    assert json.loads((tmp_path / "peer_isolation.json").read_text())["results"] == json.loads(json.dumps(results))
 
 
 @pytest.mark.parametrize("traced", [False, True], ids=["eager", "traced"])
