@@ -33,6 +33,20 @@ def _sci(x: float | None) -> str:
     return "-" if x is None else f"{x:.1e}"
 
 
+def headline_markdown(report: dict[str, Any]) -> str:
+    """One row per (arch, batch), one column per contender: median epoch seconds and, in
+    brackets, the paired ratio to the hand-derived baseline."""
+    names = list(dict.fromkeys(n for r in report["results"] for n in r["contenders"]))
+    lines = ["| arch | batch | " + " | ".join(names) + " |", "|---|---:|" + "---:|" * len(names)]
+    for r in report["results"]:
+        cells = []
+        for n in names:
+            c = r["contenders"].get(n)
+            cells.append("-" if c is None else f"{c['median_s']:.3f} ({c['ratio_to_reference']:.2f}x)")
+        lines.append(f"| {r['arch']} | {r['batch']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def epoch_markdown(report: dict[str, Any]) -> str:
     m, s = report["machine"], report["settings"]
     v = m["versions"]
@@ -48,6 +62,8 @@ def epoch_markdown(report: dict[str, Any]) -> str:
     ]
     for name, note in report.get("peer_notes", {}).items():
         lines.append(f"{name}: {note}.")
+    lines += ["", "Median seconds per epoch (× hand NumPy, the median of paired per-repetition ratios):", "",
+              headline_markdown(report).rstrip("\n")]
     lines += [
         "",
         "| arch | batch | contender | median s | min s | max s | × hand NumPy | × GEMM bound | grad rel. diff |",
