@@ -26,7 +26,8 @@ ratios); the epoch's FLOPs over the machine's measured peak GEMM rate (the physi
 every contender's gradients of one batch at the initial weights against the hand-derived
 ones, and its weights after the first timed epoch against the baseline's; the share of the
 machine other processes kept busy during each repetition (``other_cpu_load_per_rep``: a run
-that shared the machine says so); the time split of
+that shared the machine says so; ``--wait-quiet`` waits for a quiet machine before each one);
+the time split of
 tinygrad_np and of the reference into data/forward/backward/optimizer (the two taking turns
 block by block); peak traced memory of the in-process contenders with its epoch-to-epoch growth.
 Outputs: a Markdown table on stdout, and ``epoch_time.json``, ``epoch_time.md`` and
@@ -51,7 +52,7 @@ from . import contenders as C
 from . import peers as P
 from .baseline import MissingReference, initial_params, reference
 from .data import load_data
-from .machine import cpu_snapshot, machine_info, other_load, peak_gemm_gflops
+from .machine import cpu_snapshot, machine_info, other_load, peak_gemm_gflops, wait_until_quiet
 from .report import atomic_write_text, epoch_markdown, epoch_plot
 from .worker import PeerUnavailable, RemoteContender, Worker
 
@@ -147,7 +148,7 @@ def traced_memory(c: C.Contender, order: np.ndarray, epochs: int = 3) -> dict[st
 
 def bench_config(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, *, reps: int, warmup: int,
                  lr: float, peak: float, seed: int, block: int = 4096, workers: Sequence[Worker] = (),
-                 threads: int | None = None) -> dict[str, Any]:
+                 threads: int | None = None, wait_quiet: float = 0.0) -> dict[str, Any]:
     init = initial_params(sizes, seed)
     local = [m(sizes, batch, X, y, lr=lr, init=init) for m in C.in_process()]
     remote = [RemoteContender(w, sizes, batch, lr, init, **({"threads": threads} if w.peer == P.Torch.name else {}))
@@ -165,10 +166,13 @@ def bench_config(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray,
     agreement: dict[str, float] = {}
     pids = tuple(w.proc.pid for w in workers)
     loads: list[float | None] = []
+    waits: list[float] = []
     for rep in range(reps):
         order = rng.permutation(len(X))
         for c in racers:
             c.reset()
+        if wait_quiet > 0:
+            waits.append(wait_until_quiet(wait_quiet, pids=pids)[0])
         before = cpu_snapshot(pids)
         for name, t in time_epochs_interleaved(racers, order, batch, block, first=rep).items():
             times[name].append(t)
@@ -197,7 +201,7 @@ def bench_config(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray,
         "arch": "-".join(map(str, sizes)), "batch": batch, "n_samples": len(X), "reps": reps,
         "block_samples": block_samples(batch, block),
         "flops": flops, "physical_bound_s": flops / (peak * 1e9),
-        "other_cpu_load_per_rep": loads, "contenders": {},
+        "other_cpu_load_per_rep": loads, "quiet_wait_s_per_rep": waits, "contenders": {},
     }
     for c in racers:
         ts = times[c.name]
@@ -263,6 +267,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if installed")
     p.add_argument("--threads", type=int, default=None,
                    help="PyTorch threads (default: NumPy's BLAS thread count)")
+    p.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+                   help="before each repetition wait, up to SECONDS, until other processes use < 10%% of the "
+                        "machine (for a shared machine; default: do not wait)")
     p.add_argument("--quick", action="store_true",
                    help="smoke test: 2,048 samples, 784-128-64-10, batch 128, 2 reps")
     p.add_argument("--seed", type=int, default=0)
@@ -331,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                     print(f"  running {'-'.join(map(str, sizes))}, batch {b} ...", file=sys.stderr, flush=True)
                     results.append(bench_config(sizes, b, X, y, reps=args.reps, warmup=args.warmup, lr=args.lr,
                                                 peak=peak, seed=args.seed, block=args.block, workers=workers,
-                                                threads=threads))
+                                                threads=threads, wait_quiet=args.wait_quiet))
         finally:
             for w in workers:
                 w.close()
@@ -343,6 +350,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "settings": {"data": data_kind, "samples": len(X), "dtype": "float32", "optimizer": "SGD",
                      "lr": args.lr, "reps": args.reps, "warmup": args.warmup, "block": args.block,
                      "torch_threads": threads, "peers": [p.name for p in args.peer_classes],
+                     "wait_quiet_s": args.wait_quiet,
                      "grad_rtol": GRAD_RTOL},
         "peer_notes": notes,
         "peak_gemm_gflops": peak,

@@ -141,3 +141,18 @@ def other_load(before: tuple[float, float, float] | None, after: tuple[float, fl
         return None
     others = (after[1] - before[1]) - (after[2] - before[2])
     return max(0.0, others / ((after[0] - before[0]) * (os.cpu_count() or 1)))
+
+
+def wait_until_quiet(max_wait: float, threshold: float = 0.1, window: float = 1.0,
+                     pids: tuple[int, ...] = ()) -> tuple[float, float | None]:
+    """Wait (up to ``max_wait`` seconds, at least one ``window``) until other processes keep less
+    than ``threshold`` of the machine busy over a ``window``. Returns (seconds waited, the last
+    window's load; None without /proc)."""
+    start = time.perf_counter()
+    while True:
+        before = cpu_snapshot(pids)
+        time.sleep(window)
+        load = other_load(before, cpu_snapshot(pids))
+        waited = time.perf_counter() - start
+        if load is None or load < threshold or waited >= max_wait:
+            return waited, load

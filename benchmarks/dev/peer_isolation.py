@@ -32,13 +32,14 @@ from .. import contenders as C
 from .. import epoch_time as E
 from ..baseline import MissingReference, initial_params
 from ..data import load_data
-from ..machine import cpu_snapshot, machine_info, other_load
+from ..machine import cpu_snapshot, machine_info, other_load, wait_until_quiet
 from ..report import atomic_write_text
 from ..worker import RemoteContender, Worker
 
 
 def measure(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, workers: Sequence[Worker], *,
-            reps: int, block: int, lr: float = 0.05, seed: int = 0, threads: int | None = None) -> dict[str, Any]:
+            reps: int, block: int, lr: float = 0.05, seed: int = 0, threads: int | None = None,
+            wait_quiet: float = 0.0) -> dict[str, Any]:
     init = initial_params(sizes, seed)
     local = [m(sizes, batch, X, y, lr=lr, init=init) for m in C.in_process()]
     remote = [RemoteContender(w, sizes, batch, lr, init, **({"threads": threads} if w.peer == "pytorch" else {}))
@@ -56,6 +57,8 @@ def measure(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, work
             racers = [*local[:-1], *remote, local[-1]] if mode == "with" else local
             for c in racers:
                 c.reset()
+            if wait_quiet > 0:
+                wait_until_quiet(wait_quiet, pids=pids)
             before = cpu_snapshot(pids)
             for name, t in E.time_epochs_interleaved(racers, order, batch, block, first=rep).items():
                 if name in times:
@@ -101,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     p.add_argument("--samples", type=int, default=None, help="samples per epoch (default: 60000; 1024 with --quick)")
     p.add_argument("--data", choices=("auto", "mnist", "synthetic"), default="auto")
     p.add_argument("--peers", default="all", help="as epoch_time's --peers (default: %(default)s)")
+    p.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+                   help="before each half-repetition wait, up to SECONDS, for other processes to use < 10%% "
+                        "of the machine (default: do not wait)")
     p.add_argument("--quick", action="store_true", help="smoke test: 1,024 samples, batch 128, 2 repetitions")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="results directory")
     args = p.parse_args(argv)
@@ -128,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
             for b in (int(s) for s in args.batch.split(",")):
                 print(f"  batch {b} ...", file=sys.stderr, flush=True)
                 results.append(measure(sizes, b, X, y, workers, reps=args.reps, block=args.block,
-                                       threads=info["blas"].get("threads")))
+                                       threads=info["blas"].get("threads"), wait_quiet=args.wait_quiet))
         except MissingReference as e:
             raise SystemExit(f"peer_isolation: {e}") from None
         finally:

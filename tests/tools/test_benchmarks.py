@@ -20,7 +20,7 @@ import tinygrad_np as tg
 from benchmarks import baseline, epoch_time, op_overhead, peers as P, worker as W
 from benchmarks import contenders as C
 from benchmarks.dev import ab_versions, anatomy, blockrace, engine_floor, peer_isolation
-from benchmarks.machine import cpu_snapshot, other_load
+from benchmarks.machine import cpu_snapshot, other_load, wait_until_quiet
 from benchmarks.tg_api import API, MLPTrainer
 from mnist import reference
 
@@ -136,6 +136,13 @@ def test_other_load_is_the_machine_share_used_beyond_our_own_processes():
     snap = cpu_snapshot()
     if snap is not None:  # Linux: /proc is there
         assert len(snap) == 3 and snap[1] > 0 and snap[2] > 0
+
+
+def test_wait_until_quiet_gives_up_after_max_wait_and_reports_the_last_load():
+    waited, load = wait_until_quiet(0.0, threshold=-1.0, window=0.01)  # never quiet enough: one window
+    assert 0.01 <= waited and (load is None or load >= 0.0)
+    waited, load = wait_until_quiet(5.0, threshold=2.0, window=0.01)  # any load is below 2 cores' worth
+    assert waited < 5.0
 
 
 def test_parse_peers_names_all_none_lists_and_rejects_unknowns():
