@@ -1,174 +1,97 @@
 """The implementations raced by ``epoch_time``: each trains the same MLP for one epoch of plain
-minibatch SGD on softmax cross-entropy, from the same initial weights, in the same data order.
+minibatch SGD on softmax cross-entropy (mean), float32, from the same initial weights, in the
+same data order.
 
-A contender is built with ``make(sizes, batch, X, y, lr)`` and then ``epoch(order)`` runs one
-epoch over the sample permutation ``order`` (batches gathered with ``np.take``, as a DataLoader
-does). ``reset()`` restores the initial weights so every repetition starts from the same state;
+A contender is built with ``make(sizes, batch, X, y, lr=..., seed=...)``; ``epoch(order)`` runs
+one epoch over the sample permutation ``order`` (batches gathered with ``np.take``, as a
+DataLoader does). ``reset(params)`` starts again from ``params`` (default: the initial weights);
 ``rebuild()`` carries on from the current weights on freshly allocated arrays (the harness does
-so before every block, so no single memory placement decides a result).
+so, untimed, before every block, so no single memory placement decides a result);
+``run_block(part)`` is that rebuild followed by the timed epoch over ``part``, and returns the
+seconds. ``gradients(xb, yb)`` are one batch's loss gradients at the current weights (no update)
+and ``weights()`` the current weights, both in the reference layout ``[W1, b1, ..., WL, bL]``.
+
+This module holds the in-process contenders (NumPy-based: the hand-derived reference,
+tinygrad_np eager and traced, the GEMM-only bound). The optional peers (PyTorch, JAX, HIPS
+autograd, MyGrad) are in ``peers``; each runs in a worker process of its own (``worker``).
 """
 from __future__ import annotations
 
-import time
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-import tinygrad_np as tg
-from mnist import reference
-from mnist.model import MLP
-from tinygrad_np.jit import traced_step
-from tinygrad_np.optim import SGD
+from .base import PHASES, Contender, batches, phase_times
+from .baseline import initial_params, reference
+from .report import TRACED
+from .tg_api import API, MLPTrainer
 
-from .report import PHASES, TRACED
-
-
-def initial_params(sizes: Sequence[int], seed: int = 0) -> list[np.ndarray]:
-    """He-normal float32 weights shared by every contender (the reference's init)."""
-    return reference.init_params(sizes, np.random.default_rng(seed), dtype=np.float32)
-
-
-def batches(order: np.ndarray, batch: int):
-    for start in range(0, len(order), batch):
-        yield order[start:start + batch]
-
-
-def phase_times(order: np.ndarray, batch: int, data: Callable, forward: Callable, backward: Callable,
-                update: Callable) -> dict[str, float]:
-    """Seconds spent in each of ``PHASES`` over the batches of ``order``: per batch,
-    ``update(backward(forward(*data(idx))))``, each call timed."""
-    t = dict.fromkeys(PHASES, 0.0)
-    clock = time.perf_counter
-    for idx in batches(order, batch):
-        t0 = clock()
-        inputs = data(idx)
-        t1 = clock()
-        out = forward(*inputs)
-        t2 = clock()
-        grads = backward(out)
-        t3 = clock()
-        update(grads)
-        t4 = clock()
-        t["data"] += t1 - t0
-        t["forward"] += t2 - t1
-        t["backward"] += t3 - t2
-        t["optimizer"] += t4 - t3
-    return t
-
-
-class Contender:
-    name = "?"
-
-    def __init__(self, sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, lr: float = 0.05,
-                 seed: int = 0) -> None:
-        self.sizes, self.batch, self.X, self.y, self.lr = list(sizes), batch, X, y, lr
-        self.init = initial_params(sizes, seed)
-        self.reset()
-
-    def reset(self, params: Sequence[np.ndarray] | None = None) -> None:  # pragma: no cover - interface
-        """Start from ``params`` (reference layout; default the initial weights) on new arrays."""
-        raise NotImplementedError
-
-    def rebuild(self) -> None:
-        """Carry on from the current weights on freshly allocated arrays: the same training, with
-        its memory placement re-drawn (see ``blockrace``)."""
-        self.reset(self.weights() or None)
-
-    def epoch(self, order: np.ndarray) -> float:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def weights(self) -> list[np.ndarray]:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def gather(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The batch of samples ``idx``: ``np.take`` of inputs and labels, as a DataLoader does."""
-        return np.take(self.X, idx, axis=0), np.take(self.y, idx)
+__all__ = ["Contender", "HandNumPy", "TinygradNP", "TinygradNPTraced", "GemmBound", "batches", "phase_times",
+           "epoch_flops", "in_process", "PHASES", "TRACED", "initial_params"]
 
 
 class TinygradNP(Contender):
-    """tinygrad_np's autograd: ``MLP`` + ``cross_entropy`` + ``backward`` + ``optim.SGD``."""
+    """tinygrad_np's autograd: ``nn.Sequential`` of ``nn.Linear``/``nn.ReLU`` +
+    ``F.cross_entropy`` + ``backward()`` + ``optim.SGD`` (``tg_api.MLPTrainer``)."""
 
     name = "tinygrad_np"
+    traced = False
 
     def reset(self, params: Sequence[np.ndarray] | None = None) -> None:
-        self.model = MLP(self.sizes, rng=0)
-        self.model.load_reference_params(self.init if params is None else params)  # (copies)
-        self.opt = SGD(self.model.parameters(), lr=self.lr)
+        self.trainer = MLPTrainer(self.init if params is None else params, self.lr, traced=self.traced)
 
     def gradients(self, xb: np.ndarray, yb: np.ndarray) -> list[np.ndarray]:
-        """The loss gradients of one batch at the current weights, in the reference's layout
-        ``[dW1, db1, ...]`` (no update)."""
-        loss = self.model.loss(tg.Tensor(xb), yb)
-        self.opt.zero_grad()
-        loss.backward()
-        return [p.grad.data.copy() for p in self.model.param_list()]
+        return self.trainer.gradients(xb, yb)
 
     def step(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        loss = self.model.loss(tg.Tensor(xb), yb)
-        self.opt.zero_grad()
-        loss.backward()
-        self.opt.step()
-        return loss.item()
+        return self.trainer.step(xb, yb)
 
     def epoch(self, order: np.ndarray) -> float:
         total = 0.0
+        step = self.trainer.step
         for idx in batches(order, self.batch):
-            total += self.step(*self.gather(idx)) * len(idx)
+            total += step(*self.gather(idx)) * len(idx)
         return total / len(order)
 
     def epoch_phases(self, order: np.ndarray) -> dict[str, float]:
         """One epoch with the time of each phase measured (``PHASES``; forward includes the loss)."""
-        def backward(loss: tg.Tensor) -> None:
-            self.opt.zero_grad()
+        tr = self.trainer
+
+        def backward(loss: Any) -> None:
+            tr.opt.zero_grad()
             loss.backward()
 
-        def data(idx: np.ndarray) -> tuple[tg.Tensor, np.ndarray]:
+        def data(idx: np.ndarray) -> tuple[Any, np.ndarray]:
             xb, yb = self.gather(idx)
-            return tg.Tensor(xb), yb
+            return tr.api.Tensor(xb), yb
 
-        return phase_times(order, self.batch, data, self.model.loss, backward, lambda _: self.opt.step())
+        return phase_times(order, self.batch, data, tr.loss, backward, lambda _: tr.opt.step())
 
     def weights(self) -> list[np.ndarray]:
-        return [p.data for p in self.model.param_list()]
+        return self.trainer.weights()
 
 
 class TinygradNPTraced(TinygradNP):
-    """tinygrad_np with ``jit.traced_step``: the same model, loss, optimizer and gradients, each
-    step's forward + backward replayed from a plan (traced on the first two batches of each size)."""
+    """tinygrad_np with ``tg.traced_step``: the same model, loss, optimizer and gradients, each
+    step's forward + backward replayed from a plan (traced on the first two batches of each size).
+    A rebuild keeps the model (whose plans hold its parameter Tensors) and gives the parameters
+    fresh arrays."""
 
     name = TRACED
+    traced = True
+
+    @staticmethod
+    def supported() -> bool:
+        return API().has_traced_step
 
     def reset(self, params: Sequence[np.ndarray] | None = None) -> None:
-        if not hasattr(self, "train_step"):
+        if not hasattr(self, "trainer"):
             super().reset(params)
-            self.train_step = traced_step(self.model.loss)
-            return
-        # Keep the parameter Tensors the plans hold; give them fresh arrays (a plan reads .data).
-        for p, value in zip(self.model.param_list(), self.init if params is None else params):
-            p.data = np.array(value, dtype=p.dtype)
-
-    def gradients(self, xb: np.ndarray, yb: np.ndarray) -> list[np.ndarray]:
-        self.opt.zero_grad()
-        self.train_step(tg.Tensor(xb), yb)
-        return [p.grad.data.copy() for p in self.model.param_list()]
-
-    def step(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        self.opt.zero_grad()
-        loss = self.train_step(tg.Tensor(xb), yb)
-        self.opt.step()
-        return loss.item()
+        else:
+            self.trainer.set_weights(self.init if params is None else params)
 
     def epoch_phases(self, order: np.ndarray) -> dict[str, float]:
         raise NotImplementedError("a replay runs the forward and the backward in one call: no split")
-
-
-def reference_step(params: list[np.ndarray], lr: float) -> Callable[[np.ndarray, np.ndarray], float]:
-    """One SGD step of the hand-derived reference on ``params`` (updated in place); returns the loss."""
-    def step(xb: np.ndarray, yb: np.ndarray) -> float:
-        value, grads = reference.loss_and_grads(params, xb, yb)
-        reference.sgd_step(params, grads, lr)
-        return value
-    return step
 
 
 class HandNumPy(Contender):
@@ -177,72 +100,29 @@ class HandNumPy(Contender):
     name = "numpy (hand-derived)"
 
     def reset(self, params: Sequence[np.ndarray] | None = None) -> None:
+        self.ref = reference()
         self.params = [p.copy() for p in (self.init if params is None else params)]
 
     def epoch(self, order: np.ndarray) -> float:
-        return reference.train_epoch(self.params, self.X, self.y, self.batch, self.lr, order)
+        return self.ref.train_epoch(self.params, self.X, self.y, self.batch, self.lr, order)
+
+    def gradients(self, xb: np.ndarray, yb: np.ndarray) -> list[np.ndarray]:
+        return self.ref.loss_and_grads([p.copy() for p in self.params], xb, yb)[1]
 
     def epoch_phases(self, order: np.ndarray) -> dict[str, float]:
         """One epoch with the time of each phase measured, cut where tinygrad_np's are (the same
         steps as ``epoch``: forward + loss, backward, update)."""
-        def forward(xb: np.ndarray, yb: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-            logits, cache = reference.forward(self.params, xb)
-            return cache, reference.loss_and_dlogits(logits, yb, "ce")[1]
+        ref = self.ref
 
-        return phase_times(order, self.batch, self.gather, forward, lambda fwd: reference.backward(self.params, *fwd),
-                           lambda grads: reference.sgd_step(self.params, grads, self.lr))
+        def forward(xb: np.ndarray, yb: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+            logits, cache = ref.forward(self.params, xb)
+            return cache, ref.loss_and_dlogits(logits, yb, "ce")[1]
+
+        return phase_times(order, self.batch, self.gather, forward, lambda fwd: ref.backward(self.params, *fwd),
+                           lambda grads: ref.sgd_step(self.params, grads, self.lr))
 
     def weights(self) -> list[np.ndarray]:
         return self.params
-
-
-class Torch(Contender):
-    """PyTorch CPU: ``nn.Sequential`` of Linear/ReLU, ``F.cross_entropy``, ``optim.SGD``."""
-
-    name = "pytorch"
-
-    def __init__(self, *args: Any, threads: int | None = None, **kwargs: Any) -> None:
-        import torch
-
-        self.torch = torch
-        if threads:
-            torch.set_num_threads(threads)
-        super().__init__(*args, **kwargs)
-        self.Xt = torch.from_numpy(np.ascontiguousarray(self.X))
-        self.yt = torch.from_numpy(self.y.astype(np.int64))
-
-    def reset(self, params: Sequence[np.ndarray] | None = None) -> None:
-        torch, src = self.torch, self.init if params is None else params
-        layers: list[Any] = []
-        for i, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
-            lin = torch.nn.Linear(n_in, n_out)
-            with torch.no_grad():  # torch stores W as (out, in): the transpose of ours
-                lin.weight.copy_(torch.from_numpy(src[2 * i].T.copy()))
-                lin.bias.copy_(torch.from_numpy(src[2 * i + 1].copy()))
-            layers += [lin, torch.nn.ReLU()]
-        self.model = torch.nn.Sequential(*layers[:-1])
-        self.opt = torch.optim.SGD(self.model.parameters(), lr=self.lr)
-
-    def epoch(self, order: np.ndarray) -> float:
-        torch, F = self.torch, self.torch.nn.functional
-        total = 0.0
-        order_t = torch.from_numpy(order.astype(np.int64))
-        for start in range(0, len(order), self.batch):
-            idx = order_t[start:start + self.batch]
-            xb, yb = self.Xt.index_select(0, idx), self.yt.index_select(0, idx)
-            loss = F.cross_entropy(self.model(xb), yb)
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
-            total += loss.item() * len(idx)
-        return total / len(order)
-
-    def weights(self) -> list[np.ndarray]:
-        out = []
-        for m in self.model:
-            if hasattr(m, "weight"):
-                out += [m.weight.detach().numpy().T, m.bias.detach().numpy()]
-        return out
 
 
 class GemmBound(Contender):
@@ -252,10 +132,9 @@ class GemmBound(Contender):
     name = "GEMM-only bound"
 
     def reset(self, params: Sequence[np.ndarray] | None = None) -> None:
-        rng = np.random.default_rng(0)
         self.W = [p.copy() for p in (self.init if params is None else params)[::2]]
-        self.buffers: dict[int, list[np.ndarray]] = {}
-        self._rng = rng
+        self.buffers: dict[int, list[list[np.ndarray]]] = {}
+        self._rng = np.random.default_rng(0)
         for b in {self.batch, len(self.X) % self.batch} - {0}:  # made here, outside the timing
             self._buffers(b)
 
@@ -264,7 +143,7 @@ class GemmBound(Contender):
         self.W = [w.copy() for w in self.W]
         self.buffers = {b: [[a.copy() for a in group] for group in groups] for b, groups in self.buffers.items()}
 
-    def _buffers(self, b: int) -> list[np.ndarray]:
+    def _buffers(self, b: int) -> list[list[np.ndarray]]:
         if b not in self.buffers:
             r, s = self._rng, self.sizes
             A = [r.standard_normal((b, n)).astype(np.float32) for n in s[:-1]]
@@ -297,14 +176,10 @@ def epoch_flops(sizes: Sequence[int], n_samples: int) -> float:
     return float(per_sample * n_samples)
 
 
-def available(include_torch: bool = True) -> list[Callable[..., Contender]]:
-    out: list[Callable[..., Contender]] = [HandNumPy, TinygradNP, TinygradNPTraced]
-    if include_torch:
-        try:
-            import torch  # noqa: F401
-
-            out.append(Torch)
-        except ImportError:
-            pass
+def in_process() -> list[type[Contender]]:
+    """The in-process contenders: the baseline first, the traced step when the package has one."""
+    out: list[type[Contender]] = [HandNumPy, TinygradNP]
+    if TinygradNPTraced.supported():
+        out.append(TinygradNPTraced)
     out.append(GemmBound)
     return out

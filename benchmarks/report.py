@@ -6,11 +6,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-#: The phases of a training step that ``Contender.epoch_phases`` times (the JSON's ``*_phases_s``):
-#: gathering the batch, forward pass with the loss, backward pass, optimizer update.
-PHASES = ("data", "forward", "backward", "optimizer")
+from .base import PHASES
 
-#: The contender name of tinygrad_np with ``jit.traced_step`` (``contenders.TinygradNPTraced``).
+#: The contender name of tinygrad_np with ``traced_step`` (``contenders.TinygradNPTraced``).
 TRACED = "tinygrad_np (traced)"
 
 
@@ -31,27 +29,63 @@ def _mib(n: float) -> str:
     return f"{n / 2**20:.1f} MiB"
 
 
+def _sci(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1e}"
+
+
+def headline_markdown(report: dict[str, Any]) -> str:
+    """One row per (arch, batch), one column per contender: median epoch seconds and, in
+    brackets, the paired ratio to the hand-derived baseline."""
+    names = list(dict.fromkeys(n for r in report["results"] for n in r["contenders"]))
+    lines = ["| arch | batch | " + " | ".join(names) + " |", "|---|---:|" + "---:|" * len(names)]
+    for r in report["results"]:
+        cells = []
+        for n in names:
+            c = r["contenders"].get(n)
+            cells.append("-" if c is None else f"{c['median_s']:.3f} ({c['ratio_to_reference']:.2f}x)")
+        lines.append(f"| {r['arch']} | {r['batch']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def epoch_markdown(report: dict[str, Any]) -> str:
-    m = report["machine"]
+    m, s = report["machine"], report["settings"]
+    v = m["versions"]
+    others = ", ".join(f"{k} {v[k]}" for k in v if k not in ("python", "numpy", "tinygrad_np"))
+    blas = m["blas"]
     lines = [
-        f"Machine: {m['cpu']}, {m['cores']} cores, BLAS {m['blas'].get('library')} "
-        f"({m['blas'].get('threads')} threads), NumPy {m['versions']['numpy']}, "
-        f"PyTorch {m['versions']['torch']}; peak float32 GEMM {report['peak_gemm_gflops']:.1f} GFLOP/s; "
-        f"tinygrad_np's optimizer update {'one BLAS axpy pass' if m.get('optim_blas_axpy') else 'NumPy'}.",
-        f"Data: {report['settings']['samples']:,} {report['settings']['data']} samples; "
-        f"{report['settings']['reps']} repetitions after warm-up, contenders taking turns in blocks of "
-        f"{report['settings'].get('block', 'whole epochs of')} samples.",
+        f"Machine: {m['cpu']}, {m['cores']} cores, BLAS {blas.get('library')} ({blas.get('threads')} threads"
+        + (f", kernel {blas['core']}" if blas.get("core") else "") + f"), Python {v['python']}, NumPy {v['numpy']}"
+        + (f", {others}" if others else "") + f"; peak float32 GEMM {report['peak_gemm_gflops']:.1f} GFLOP/s.",
+        f"Data: {s['samples']:,} {s['data']} samples; {s['reps']} repetitions after warm-up, contenders taking "
+        f"turns in blocks of {s.get('block', 'whole epochs of')} samples"
+        + ("; peers each in a worker process of its own." if s.get("peers") else "."),
+    ]
+    for name, note in report.get("peer_notes", {}).items():
+        lines.append(f"{name}: {note}.")
+    lines += ["", "Median seconds per epoch (× hand NumPy, the median of paired per-repetition ratios):", "",
+              headline_markdown(report).rstrip("\n")]
+    lines += [
         "",
-        "| arch | batch | contender | median s | min s | max s | × hand NumPy | × GEMM bound |",
-        "|---|---:|---|---:|---:|---:|---:|---:|",
+        "| arch | batch | contender | median s | min s | max s | × hand NumPy | × GEMM bound | grad rel. diff |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in report["results"]:
         for name, c in r["contenders"].items():
+            rel = c.get("grad_rel_diff_vs_reference")
             lines.append(f"| {r['arch']} | {r['batch']} | {name} | {c['median_s']:.3f} | {c['min_s']:.3f} | "
-                         f"{c['max_s']:.3f} | {c['ratio_to_reference']:.2f} | {c['ratio_to_gemm_bound']:.2f} |")
+                         f"{c['max_s']:.3f} | {c['ratio_to_reference']:.2f} | {c['ratio_to_gemm_bound']:.2f} | "
+                         f"{_sci(rel)} |")
         lines.append(f"| {r['arch']} | {r['batch']} | physical bound ({r['flops'] / 1e9:.1f} GFLOP at peak) | "
-                     f"{r['physical_bound_s']:.3f} | | | | |")
-    lines += ["", "Time split of one epoch in seconds, tinygrad_np / hand NumPy (the two side by side, taking turns "
+                     f"{r['physical_bound_s']:.3f} | | | | | |")
+    loads = [(r, [v for v in r.get("other_cpu_load_per_rep", []) if v is not None]) for r in report["results"]]
+    if any(v for _, v in loads):
+        lines += ["", "Share of the machine other processes kept busy during the timed repetitions (0 = a quiet "
+                  "machine; 0.5 = one of 2 cores taken): " + "; ".join(
+                      f"{r['arch']} batch {r['batch']}: median {sorted(v)[len(v) // 2]:.2f}, max {max(v):.2f}"
+                      for r, v in loads if v) + "."]
+    lines += ["", f"grad rel. diff: one batch's gradients at the initial weights against the hand-derived ones, "
+              f"max over parameters of max|g - g_ref| / max|g_ref| (agreement: <= {s.get('grad_rtol', 1e-5):.0e}).",
+              "", "Time split of one epoch in seconds, tinygrad_np / hand NumPy (the two side by side, taking turns "
               "block by block; forward includes the loss):", "",
               "| arch | batch | data | forward | backward | optimizer | total |", "|---|---:|---:|---:|---:|---:|---:|"]
     for r in report["results"]:
@@ -59,22 +93,28 @@ def epoch_markdown(report: dict[str, Any]) -> str:
         cells = [f"{tg[k]:.3f}" + ("" if ref is None else f" / {ref[k]:.3f}") for k in PHASES]
         total = f"{sum(tg.values()):.3f}" + ("" if ref is None else f" / {sum(ref.values()):.3f}")
         lines.append(f"| {r['arch']} | {r['batch']} | " + " | ".join(cells) + f" | {total} |")
-    lines += ["", "Traced NumPy memory, and agreement with the hand-derived reference (one batch's gradients at "
-              "the initial weights; weights after the first epoch):",
+    lines += ["", "Traced NumPy memory of the in-process contenders, and agreement with the hand-derived "
+              "reference (weights after the first timed epoch; the traced step's gradients against eager autograd's):",
               "", "| arch | batch | peak mem tinygrad_np (traced) | peak mem hand NumPy "
-              "| growth over 3 epochs (traced) | max abs grad diff | max abs weight diff | traced grads = eager |",
-              "|---|---:|---:|---:|---:|---:|---:|---|"]
+              "| growth over 3 epochs (traced) | max abs weight diff tinygrad_np | traced grads = eager |",
+              "|---|---:|---:|---:|---:|---:|---|"]
     for r in report["results"]:
         mem = r["memory"]
         tg, tr = mem.get("tinygrad_np", {}), mem.get(TRACED)
         ref = mem.get(report["baseline"], {})
         dw = r["contenders"].get("tinygrad_np", {}).get("max_weight_diff_vs_reference")
-        dg = r.get("max_grad_diff_vs_reference", float("nan"))
         peak = _mib(tg.get("peak_bytes", 0)) + ("" if tr is None else f" ({_mib(tr['peak_bytes'])})")
         growth = f"{tg.get('growth_bytes', 0) / 1024:.1f} KiB" + ("" if tr is None else f" ({tr['growth_bytes'] / 1024:.1f} KiB)")
         same = {True: "yes", False: "NO", None: "-"}[r.get("traced_grads_equal_eager")]
-        lines.append(f"| {r['arch']} | {r['batch']} | {peak} | {_mib(ref.get('peak_bytes', 0))} | {growth} | {dg:.1e} | "
-                     f"{'-' if dw is None else f'{dw:.1e}'} | {same} |")
+        lines.append(f"| {r['arch']} | {r['batch']} | {peak} | {_mib(ref.get('peak_bytes', 0))} | {growth} | "
+                     f"{_sci(dw)} | {same} |")
+    remote = [(r, n, c) for r in report["results"] for n, c in r["contenders"].items() if not c.get("in_process", True)]
+    if remote:
+        lines += ["", "Peers' workers: median seconds their threads took to go idle after a block (untimed), and "
+                  "blocks after which they did not within 0.5 s:", "",
+                  "| arch | batch | peer | settle s (median) | unsettled blocks |", "|---|---:|---|---:|---:|"]
+        for r, name, c in remote:
+            lines.append(f"| {r['arch']} | {r['batch']} | {name} | {c['settle_s_median']:.3f} | {c['unsettled_blocks']} |")
     return "\n".join(lines) + "\n"
 
 

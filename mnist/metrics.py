@@ -5,6 +5,7 @@ Pure NumPy; also the numerically stable softmax / cross-entropy used on evaluati
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,15 +80,28 @@ def classification_report(
     }
 
 
+def text_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal (East Asian wide characters such as 七 take two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _ljust(text: str, width: int) -> str:
+    return text + " " * max(0, width - text_width(text))
+
+
+def _rjust(text: str, width: int) -> str:
+    return " " * max(0, width - text_width(text)) + text
+
+
 def format_per_class(report: dict[str, Any]) -> str:
     """A text table of per-class precision / recall / F1 / support."""
     names = report["class_names"]
-    width = max([len("class"), *(len(n) for n in names)])
+    width = max([len("class"), *(text_width(n) for n in names)])
     lines = [f"{'class':<{width}}  precision  recall     f1  support"]
     for name in names:
         m = report["per_class"][name]
         lines.append(
-            f"{name:<{width}}  {m['precision']:9.4f}  {m['recall']:6.4f}  {m['f1']:5.4f}  {m['support']:7d}"
+            f"{_ljust(name, width)}  {m['precision']:9.4f}  {m['recall']:6.4f}  {m['f1']:5.4f}  {m['support']:7d}"
         )
     lines.append(
         f"{'macro':<{width}}  {report['macro_precision']:9.4f}  {report['macro_recall']:6.4f}"
@@ -99,12 +113,12 @@ def format_confusion(cm: np.ndarray, class_names: Sequence[str]) -> str:
     """A text confusion matrix (rows: true class, columns: predicted class)."""
     cm = np.asarray(cm)
     short = [name[:6] for name in class_names]
-    cell = max(5, len(str(int(cm.max(initial=0)))) + 1, *(len(s) + 1 for s in short))
+    cell = max(5, len(str(int(cm.max(initial=0)))) + 1, *(text_width(s) + 1 for s in short))
     corner = "true\\pred"
-    label_w = max([len(corner), *(len(n) for n in short)])
-    lines = [corner.ljust(label_w) + "".join(f"{s:>{cell}}" for s in short)]
+    label_w = max([len(corner), *(text_width(n) for n in short)])
+    lines = [corner.ljust(label_w) + "".join(_rjust(s, cell) for s in short)]
     for name, row in zip(short, cm):
-        lines.append(f"{name:<{label_w}}" + "".join(f"{int(v):>{cell}d}" for v in row))
+        lines.append(_ljust(name, label_w) + "".join(f"{int(v):>{cell}d}" for v in row))
     return "\n".join(lines)
 
 

@@ -17,12 +17,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
+import tinygrad_np as tg
 from tinygrad_np import nn
-from tinygrad_np import no_grad
 from tinygrad_np.nn import functional as F
-from tinygrad_np import Tensor
 
-__all__ = ["MLP", "ACTIVATIONS", "LOSSES"]
+__all__ = ["MLP", "ACTIVATIONS", "LOSSES", "EVAL_BATCH", "batch_loss", "layer_shapes", "model_logits"]
+
+Tensor = tg.Tensor
+EVAL_BATCH = 8192
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 LOSSES = ("ce", "mse")
@@ -82,7 +84,7 @@ class MLP(nn.Module):
         if len(params) != len(mine):
             raise ValueError(f"MLP.load_reference_params: {len(params)} arrays given, expected {len(mine)} "
                              f"([W1, b1, ..., W{len(mine) // 2}, b{len(mine) // 2}])")
-        arrays = [np.asarray(a.data if isinstance(a, Tensor) else a) for a in params]
+        arrays = [a.numpy() if isinstance(a, Tensor) else np.asarray(a) for a in params]
         for k, (p, a) in enumerate(zip(mine, arrays)):
             if a.shape != p.shape:
                 name = f"{'Wb'[k % 2]}{k // 2 + 1}"
@@ -95,7 +97,7 @@ class MLP(nn.Module):
         ``mean((logits - onehot(y))²)`` over all B·C entries (as ``mnist.reference``)."""
         if loss not in LOSSES:
             raise ValueError(f"MLP.loss: unknown loss {loss!r}; expected one of {LOSSES}")
-        return batch_loss(self(X), np.asarray(y.data if isinstance(y, Tensor) else y), loss)
+        return batch_loss(self(X), y.numpy() if isinstance(y, Tensor) else np.asarray(y), loss)
 
     def predict(self, X: Any, batch_size: int | None = None) -> np.ndarray:
         """Predicted class labels (B,): argmax of the logits, computed in eval mode (no
@@ -104,10 +106,10 @@ class MLP(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            with no_grad():
+            with tg.no_grad():
                 n = len(X)
                 step = n if not batch_size else int(batch_size)
-                parts = [self(X[i:i + step]).data.argmax(axis=1) for i in range(0, n, max(step, 1))]
+                parts = [self(X[i:i + step]).numpy().argmax(axis=1) for i in range(0, n, max(step, 1))]
         finally:
             self.train(was_training)
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
@@ -125,3 +127,29 @@ def batch_loss(logits: Tensor, labels: np.ndarray, kind: str) -> Tensor:
         raise ValueError(f"mse loss: labels of shape {labels.shape} do not match logits of shape {logits.shape}")
     diff = logits - F.one_hot(labels, logits.shape[1], dtype=logits.dtype)
     return (diff * diff).mean()
+
+
+def layer_shapes(sizes: Sequence[int], dropout: float = 0.0) -> dict[str, tuple[int, ...]]:
+    """The parameter names and shapes of ``MLP(sizes, dropout=dropout)``, without building it
+    (e.g. to check a checkpoint's arrays before allocating a model)."""
+    sizes = [int(s) for s in sizes]
+    per_hidden = 3 if dropout > 0.0 else 2  # Linear, activation[, Dropout]
+    shapes: dict[str, tuple[int, ...]] = {}
+    for k, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        shapes[f"layers.{k * per_hidden}.weight"] = (fan_in, fan_out)
+        shapes[f"layers.{k * per_hidden}.bias"] = (fan_out,)
+    return shapes
+
+
+def model_logits(model: MLP, x: np.ndarray, batch_size: int = EVAL_BATCH) -> np.ndarray:
+    """Logits of ``x`` in eval mode (no dropout), in large batches, without recording a graph."""
+    was_training = model.training
+    model.eval()
+    try:
+        with tg.no_grad():
+            parts = [model(x[i : i + batch_size]).numpy() for i in range(0, len(x), batch_size)]
+    finally:
+        model.train(was_training)
+    if not parts:
+        return np.zeros((0, model.sizes[-1]), dtype=model.dtype)
+    return np.concatenate(parts)

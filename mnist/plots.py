@@ -43,6 +43,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 __all__ = [
     "display_available",
+    "display_names",
     "plot_confusion",
     "plot_curves",
     "plot_image_grid",
@@ -51,6 +52,70 @@ __all__ = [
 ]
 
 GREEN, RED = "#1a7f37", "#cf222e"
+#: fonts tried first for characters the default font lacks (e.g. the Chinese MNIST class names)
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
+             "WenQuanYi Micro Hei", "Droid Sans Fallback", "AR PL UMing CN", "AR PL UKai CN", "SimHei",
+             "Microsoft YaHei", "PingFang SC", "Hiragino Sans GB", "IPAGothic")
+
+
+def _charmap(path: str) -> frozenset[int]:
+    from matplotlib.ft2font import FT2Font
+
+    try:
+        return frozenset(FT2Font(path).get_charmap())
+    except (OSError, RuntimeError, ValueError):
+        return frozenset()
+
+
+def _fonts() -> list[tuple[str, str]]:
+    """(family name, file) of the fonts matplotlib knows, the usual CJK families first; the
+    "Last Resort" font (a box for every character) is no real glyph source and is left out."""
+    from matplotlib import font_manager
+
+    fonts = [(f.name, f.fname) for f in font_manager.fontManager.ttflist if "last resort" not in f.name.lower()]
+    rank = {name: k for k, name in enumerate(CJK_FONTS)}
+    return sorted(fonts, key=lambda nf: rank.get(nf[0], len(rank)))
+
+
+_NAME_CACHE: dict[tuple[str, ...], tuple[list[str], str | None]] = {}
+
+
+def display_names(class_names: Sequence[str], fonts: Sequence[tuple[str, str]] | None = None,
+                  default_font: str | None = None) -> tuple[list[str], str | None]:
+    """Class names that render, and the font family to draw them with (None: the default font).
+
+    Names whose characters the default font lacks (e.g. 七) are drawn with an installed font that
+    has them all; if there is none, those names fall back to their class index -- so a plot never
+    shows empty boxes and matplotlib never warns about missing glyphs. ``fonts`` ((family, file)
+    pairs) and ``default_font`` (a file) are for tests; by default matplotlib's own are used.
+    """
+    key = tuple(class_names)
+    if fonts is None and default_font is None and key in _NAME_CACHE:
+        return _NAME_CACHE[key]
+    if default_font is None:
+        from matplotlib import font_manager
+
+        default_font = font_manager.findfont(font_manager.FontProperties())
+    needed = {ord(c) for name in class_names for c in name if not c.isspace()}
+    have = _charmap(default_font)
+    result: tuple[list[str], str | None]
+    if needed <= have:
+        result = (list(class_names), None)
+    else:
+        family = next((name for name, path in (fonts if fonts is not None else _fonts())
+                       if needed <= _charmap(path) | have), None)
+        if family is not None:
+            result = (list(class_names), family)
+        else:
+            result = ([name if {ord(c) for c in name if not c.isspace()} <= have else str(k)
+                       for k, name in enumerate(class_names)], None)
+    if fonts is None:
+        _NAME_CACHE[key] = result
+    return result
+
+
+def _family(font: str | None) -> dict[str, Any]:
+    return {"fontfamily": [font, "DejaVu Sans"]} if font else {}
 
 
 def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
@@ -87,6 +152,7 @@ def plot_image_grid(
     colors: Sequence[str] | None = None,
     suptitle: str | None = None,
     ncols: int = 10,
+    font: str | None = None,
 ) -> Path:
     """Grayscale images (N, H, W) in a grid, each with a title (optionally coloured).
 
@@ -118,7 +184,7 @@ def plot_image_grid(
     for k in range(n):
         r, c = divmod(k, ncols)
         ax.text(c * cw + cw / 2 - 0.5, r * ch + band - 1, titles[k], ha="center", va="bottom", fontsize=7,
-                color=colors[k] if colors else "black", linespacing=1.0)
+                color=colors[k] if colors else "black", linespacing=1.0, **_family(font))
     if suptitle:
         fig.text(0.5, 1 - 0.1 / (grid_h + top), suptitle, ha="center", va="top", fontsize=9, wrap=True)
     if n == 0:
@@ -138,7 +204,9 @@ def plot_predictions(
     suptitle: str | None = None,
     ncols: int = 10,
 ) -> Path:
-    """A grid of images titled "true -> predicted (confidence)"; wrong ones in red."""
+    """A grid of images titled "true -> predicted (confidence)"; wrong ones in red (class names
+    that cannot be drawn are shown as their index, see :func:`display_names`)."""
+    class_names, font = display_names(class_names)
     titles, colors = [], []
     for k in range(len(images)):
         pred = class_names[int(predictions[k])]
@@ -151,21 +219,22 @@ def plot_predictions(
             ok = labels[k] == predictions[k]
             titles.append(f"{head}{true[:9]}" + ("" if ok else f"->{pred[:9]}") + f"\n{confidences[k]:.0%}")
             colors.append(GREEN if ok else RED)
-    return plot_image_grid(images, titles, path, colors, suptitle, ncols)
+    return plot_image_grid(images, titles, path, colors, suptitle, ncols, font)
 
 
 def plot_confusion(cm: np.ndarray, class_names: Sequence[str], path: str | os.PathLike[str],
                    title: str = "confusion matrix (test)") -> Path:
     """A heat map of the confusion matrix with counts (rows: true, columns: predicted)."""
     cm = np.asarray(cm)
+    class_names, font = display_names(class_names)
     k = len(class_names)
     size = max(4.5, 0.55 * k + 2)
     fig = Figure(figsize=(size, size * 0.9), layout="constrained")
     ax = fig.subplots()
     # log scale keeps the (large) diagonal from washing out the errors
     im = ax.imshow(np.log1p(cm), cmap="Blues")
-    ax.set_xticks(range(k), [n[:10] for n in class_names], rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(k), [n[:10] for n in class_names], fontsize=8)
+    ax.set_xticks(range(k), [n[:10] for n in class_names], rotation=45, ha="right", fontsize=8, **_family(font))
+    ax.set_yticks(range(k), [n[:10] for n in class_names], fontsize=8, **_family(font))
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)

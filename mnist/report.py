@@ -96,14 +96,17 @@ def write_plots(
     *,
     max_images: int = 40,
     seed: int = 0,
+    rows: np.ndarray | None = None,
 ) -> dict[str, Path]:
     """Learning curves, misclassified and correctly classified test images, confusion matrix.
 
-    ``images`` are the uint8 test images, ``result`` the model's results on them.
+    ``images`` are the uint8 test images, ``result`` the model's results on them, ``rows`` their
+    positions in their file (the numbers shown; default: their index).
     """
     from . import plots  # matplotlib is imported only when plots are made
 
     run_dir = Path(run_dir)
+    rows = np.arange(len(labels)) if rows is None else np.asarray(rows)
     out = {"curves": plots.plot_curves(history, run_dir / PLOTS["curves"])}
     pred, conf = result.predictions, result.confidences
     wrong = np.flatnonzero(pred != labels)
@@ -111,7 +114,7 @@ def write_plots(
     wrong = wrong[np.argsort(-conf[wrong], kind="stable")][:max_images]
     out["misclassified"] = plots.plot_predictions(
         images[wrong], labels[wrong], pred[wrong], conf[wrong], class_names, run_dir / PLOTS["misclassified"],
-        indices=wrong.tolist(),
+        indices=rows[wrong].tolist(),
         suptitle=f"misclassified test images: {int(np.sum(pred != labels))} of {len(labels)} "
                  "(true->predicted, confidence; most confident first)",
     )
@@ -119,7 +122,7 @@ def write_plots(
     pick = np.sort(np.random.default_rng(seed).permutation(right)[:max_images])
     out["correct"] = plots.plot_predictions(
         images[pick], labels[pick], pred[pick], conf[pick], class_names, run_dir / PLOTS["correct"],
-        indices=pick.tolist(), suptitle="sample of correctly classified test images (confidence)",
+        indices=rows[pick].tolist(), suptitle="sample of correctly classified test images (confidence)",
     )
     cm = confusion_matrix(labels, pred, len(class_names))
     out["confusion_matrix"] = plots.plot_confusion(cm, class_names, run_dir / PLOTS["confusion_matrix"])

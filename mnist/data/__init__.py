@@ -3,14 +3,18 @@
 Typical use::
 
     from mnist.data import load_any, to_float
-    s = load_any("mnist", data_dir=None)          # or "fashion-mnist", "train.csv", "my_images/"
+    s = load_any("mnist", data_dir=None)          # or "fashion-mnist", "train.csv", "my_images/", "chinese_mnist.csv"
     x_train, stats = to_float(s.train_images, standardize=True)
     x_val, _ = to_float(s.val_images, standardize=True, mean=stats.mean, std=stats.std)
 
 See docs/data.md for how data sets are found and downloaded.
 """
 
+from .atomic import atomic_open
+from .chinese import is_chinese_mnist_csv, read_chinese_mnist
+from .files import read_source
 from .formats import (
+    MAX_CLASSES,
     FormatError,
     ImageSet,
     read_csv_dataset,
@@ -32,10 +36,17 @@ from .sources import (
     resolve_dataset_dir,
     verify_dataset_dir,
 )
-from .splits import Splits, Stats, load_any, to_float, train_val_split
+from .splits import Splits, Stats, check_classes, check_labels, load_any, to_float, train_val_split
 
 __all__ = [
     "DATASETS",
+    "MAX_CLASSES",
+    "atomic_open",
+    "check_classes",
+    "check_labels",
+    "is_chinese_mnist_csv",
+    "read_chinese_mnist",
+    "read_source",
     "FILES",
     "ChecksumError",
     "Dataset",

@@ -15,10 +15,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .idx import atomic_open
+from .atomic import atomic_open
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "MAX_CLASSES",
+    "MAX_IMAGE_PIXELS",
+    "MAX_SIDE",
     "FormatError",
     "ImageSet",
     "read_csv_dataset",
@@ -28,6 +31,12 @@ __all__ = [
 ]
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
+#: Labels of a CSV file must be below this (a label of 2,000,000,000 would mean that many classes).
+MAX_CLASSES = 1000
+#: An image file with more pixels than this is refused before it is decoded.
+MAX_IMAGE_PIXELS = 50_000_000
+#: Images are loaded (resized) to at most MAX_SIDE x MAX_SIDE pixels.
+MAX_SIDE = 1024
 Size = int | tuple[int, int] | None
 
 
@@ -150,6 +159,12 @@ def read_csv_dataset(path: str | os.PathLike[str]) -> ImageSet:
         raise FormatError(
             f"{path}: line {_line_of_row(path, has_header, row)}: negative label {labels[row]}"
         )
+    if labels.max() >= MAX_CLASSES:
+        row = int(np.argmax(labels >= MAX_CLASSES))
+        raise FormatError(
+            f"{path}: line {_line_of_row(path, has_header, row)}: label {labels[row]} is out of range "
+            f"(labels are class numbers 0..{MAX_CLASSES - 1})"
+        )
     return ImageSet(images, labels, [str(i) for i in range(int(labels.max()) + 1)])
 
 
@@ -180,8 +195,15 @@ def _open_image(path: Path, grayscale: bool) -> Any:
 
     try:
         with Image.open(path) as im:
+            if im.width * im.height > MAX_IMAGE_PIXELS:
+                raise FormatError(
+                    f"{path}: image of {im.width}x{im.height} pixels is larger than the "
+                    f"{MAX_IMAGE_PIXELS:,} pixels this reader accepts"
+                )
             return im.convert("L" if grayscale else "RGB")
     except (OSError, ValueError, Image.DecompressionBombError) as e:
+        if isinstance(e, FormatError):
+            raise
         raise FormatError(f"{path}: cannot read image: {e}") from e
 
 
@@ -192,7 +214,7 @@ def read_images(
 
     ``size`` is an int (square) or ``(height, width)``; default: the first image's size.
     Images of another size are resized with Pillow's (antialiased) bilinear filter.
-    The alpha channel, if any, is dropped.
+    The alpha channel, if any, is dropped. Sizes above :data:`MAX_SIDE` are refused.
     """
     from PIL import Image
 
@@ -205,6 +227,11 @@ def read_images(
         img = _open_image(Path(p), grayscale)
         if target is None:
             target = (img.height, img.width)
+        if max(target) > MAX_SIDE:
+            raise FormatError(
+                f"{p}: images of {target[0]}x{target[1]} pixels are larger than {MAX_SIDE}x{MAX_SIDE}; "
+                "resize them (--image-size PX)"
+            )
         if (img.height, img.width) != target:
             img = img.resize((target[1], target[0]), bilinear)
         arr = np.asarray(img, dtype=np.uint8)

@@ -19,8 +19,12 @@ Step = Callable[[np.ndarray, np.ndarray], object]
 Build = Callable[[], Step]
 
 
+#: What ``--quick`` sets: a smoke test of a few seconds (synthetic data unless --data says otherwise).
+QUICK = {"blocks": 3, "steps": 3, "samples": 1024}
+
+
 def add_race_arguments(p: argparse.ArgumentParser, *, batch: str, blocks: int, steps: int) -> None:
-    """The options every block race takes (architecture, batch sizes, blocks, steps, data)."""
+    """The options every block race takes (architecture, batch sizes, blocks, steps, data, --quick)."""
     p.add_argument("--arch", default="784-128-64-10", help="layer sizes joined by '-' (default: %(default)s)")
     p.add_argument("--batch", default=batch, help="comma-separated batch sizes (default: %(default)s)")
     p.add_argument("--blocks", type=int, default=blocks, help="timed blocks per batch size (default: %(default)s)")
@@ -28,10 +32,15 @@ def add_race_arguments(p: argparse.ArgumentParser, *, batch: str, blocks: int, s
                    help="training steps per block, the first untimed (default: %(default)s)")
     p.add_argument("--data", choices=("auto", "mnist", "synthetic"), default="auto")
     p.add_argument("--samples", type=int, default=60000, help="training samples to draw batches from")
+    p.add_argument("--quick", action="store_true",
+                   help=f"smoke test: {QUICK['blocks']} blocks of {QUICK['steps']} steps on {QUICK['samples']} samples")
 
 
 def parse_race_arguments(p: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
+    if args.quick:
+        for key, value in QUICK.items():
+            setattr(args, key, min(getattr(args, key), value))
     if args.steps < 2 or args.blocks < 1:
         p.error("--steps must be >= 2 and --blocks >= 1")
     return args

@@ -1,13 +1,18 @@
 """Same-process A/B of two versions of tinygrad_np: does a change make training faster?
 
-    python -m benchmarks.ab_versions HEAD~1 HEAD                 # the last commit's effect
-    python -m benchmarks.ab_versions HEAD WORKTREE --batch 32,128,512
-    python -m benchmarks.ab_versions HEAD HEAD                   # the null test: B/A must come out 1.00
+    python -m benchmarks.dev.ab_versions HEAD~1 HEAD                 # the last commit's effect
+    python -m benchmarks.dev.ab_versions HEAD WORKTREE --batch 32,128,512
+    python -m benchmarks.dev.ab_versions HEAD HEAD                   # the null test: B/A must come out 1.00
+    python -m benchmarks.dev.ab_versions HEAD WORKTREE --traced      # the versions' traced steps
+    python -m benchmarks.dev.ab_versions HEAD WORKTREE --quick       # a smoke test (seconds)
 
 A version is a git revision or ``WORKTREE`` (the files on disk). Each version's ``tinygrad_np``
 package is exported into a temporary directory and imported under its own name
 (``tinygrad_np_a``, ``tinygrad_np_b``; the package imports itself only relatively), so both run in
-one process on the same batches, next to the hand-derived NumPy reference of ``mnist/``.
+one process on the same batches, next to the hand-derived NumPy reference of ``mnist/``. Each
+version is driven through its public API only (``benchmarks.tg_api``: ``Tensor``, ``nn``,
+``optim.SGD``, ``nn.functional.cross_entropy``, ``traced_step``), so versions whose internals
+differ race alike.
 
 Method (``blockrace``): the three train the benchmark's MLP (``nn.Sequential`` of
 ``Linear``/``ReLU``, ``cross_entropy``, ``optim.SGD``) and take turns in blocks of ``--steps``
@@ -38,12 +43,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..baseline import MissingReference, initial_params, reference_step
+from ..data import load_data
+from ..report import atomic_write_text
+from ..tg_api import API, MLPTrainer
 from . import blockrace
-from . import contenders as C
-from .epoch_time import load_data
-from .report import atomic_write_text
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "tinygrad_np"
 WORKTREE = "WORKTREE"
 
@@ -84,61 +90,27 @@ def import_as(name: str, package_dir: Path) -> ModuleType:
     return module
 
 
-def tinygrad_step(tg: ModuleType, params: list[np.ndarray], lr: float,
-                  traced: bool = False) -> tuple[blockrace.Step, list[Any]]:
-    """The MLP with weights ``params`` (reference layout, copied) in version ``tg`` of the package,
-    as ``mnist.model.MLP`` builds it; returns one training step (eager, or through the version's
-    ``traced_step``) and the model's parameter Tensors in the reference layout."""
-    nn, layers = tg.nn, []
-    for w, b in zip(params[::2], params[1::2]):
-        lin = nn.Linear(*w.shape, rng=0, dtype=w.dtype)
-        np.copyto(lin.weight.data, w)
-        np.copyto(lin.bias.data, b)
-        layers += [lin, nn.ReLU()]
-    model = nn.Sequential(*layers[:-1])
-    opt = tg.optim.SGD(model.parameters(), lr=lr)
-
-    def loss(x: Any, yb: np.ndarray) -> Any:
-        return nn.functional.cross_entropy(model(x), yb)
-
-    def eager_step(xb: np.ndarray, yb: np.ndarray) -> None:
-        out = loss(tg.Tensor(xb), yb)
-        opt.zero_grad()
-        out.backward()
-        opt.step()
-
-    replay = tg.traced_step(loss) if traced else None
-
-    def traced_step(xb: np.ndarray, yb: np.ndarray) -> None:
-        opt.zero_grad()
-        replay(tg.Tensor(xb), yb)
-        opt.step()
-
-    return traced_step if traced else eager_step, [t for lin in layers[::2] for t in (lin.weight, lin.bias)]
-
-
 def race(versions: dict[str, ModuleType], sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, *,
          blocks: int, steps: int, lr: float = 0.05, seed: int = 0, traced: bool = False) -> dict[str, Any]:
     """The reference and each version in ``versions`` taking turns, rebuilt before every block.
     ``traced``: the versions train through ``traced_step``; a rebuild then keeps the model (whose
     plans hold its parameter Tensors) and gives its parameters fresh copies of their arrays."""
-    init = C.initial_params(sizes, seed)
+    init = initial_params(sizes, seed)
     weights = {name: [p.copy() for p in init] for name in ["reference", *versions]}
-    kept: dict[str, tuple[blockrace.Step, list[Any]]] = {}
+    apis = {name: API(module) for name, module in versions.items()}
+    kept: dict[str, MLPTrainer] = {}
 
     def builder(name: str) -> blockrace.Build:
         def build() -> blockrace.Step:
             if name == "reference":
                 weights[name] = [p.copy() for p in weights[name]]
-                return C.reference_step(weights[name], lr)
-            if traced and name in kept:
-                step, tensors = kept[name]
-                for t in tensors:
-                    t.data = t.data.copy()
+                return reference_step(weights[name], lr)
+            if traced and name in kept:  # keep the model its plans hold; fresh arrays
+                kept[name].set_weights(kept[name].weights())
             else:
-                step, tensors = kept[name] = tinygrad_step(versions[name], weights[name], lr, traced)
-            weights[name] = [t.data for t in tensors]
-            return step
+                kept[name] = MLPTrainer(weights[name], lr, apis[name], traced=traced)
+            weights[name] = kept[name].weights()
+            return kept[name].step
         return build
 
     times = blockrace.race([(name, builder(name)) for name in weights], X, y, batch, blocks=blocks, steps=steps,
@@ -156,7 +128,7 @@ def race(versions: dict[str, ModuleType], sizes: Sequence[int], batch: int, X: n
     medians = [np.median(boot.choice(ratio, len(ratio))) for _ in range(2000)]
     result["b_over_a"] = {"median": float(np.median(ratio)), "ci95": [float(np.percentile(medians, 2.5)),
                                                                       float(np.percentile(medians, 97.5))]}
-    weights.update({name: [t.data for t in kept[name][1]] for name in kept})  # (the last step's, when traced)
+    weights.update({name: kept[name].weights() for name in kept})  # (the last step's)
     result["same_weights"] = all(np.array_equal(p, q) for p, q in zip(weights[a], weights[b]))
     result["max_weight_diff_vs_reference"] = max(float(np.max(np.abs(p - q)))
                                                  for p, q in zip(weights[b], weights["reference"]))
@@ -180,13 +152,13 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.ab_versions", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m benchmarks.dev.ab_versions", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("a", help="version A: a git revision or WORKTREE")
     p.add_argument("b", help="version B: a git revision or WORKTREE")
     blockrace.add_race_arguments(p, batch="128", blocks=300, steps=11)
     p.add_argument("--traced", action="store_true",
-                   help="race the versions' traced steps (tinygrad_np.traced_step) instead of eager ones")
+                   help="race the versions' traced steps (tg.traced_step) instead of eager ones")
     p.add_argument("--json", type=Path, default=None, help="also write the report as JSON to this file")
     return blockrace.parse_race_arguments(p, argv)
 
@@ -203,8 +175,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             where = Path(tmp) / tag
             where.mkdir()
             versions[tag] = import_as(f"{PACKAGE}_{tag.lower()}", export_package(version, where))
-        results = [race(versions, sizes, int(b), X, y, blocks=args.blocks, steps=args.steps, traced=args.traced)
-                   for b in args.batch.split(",")]
+            if args.traced and not API(versions[tag]).has_traced_step:
+                raise SystemExit(f"ab_versions: version {tag} ({version}) has no traced_step; race it without --traced")
+        try:
+            results = [race(versions, sizes, int(b), X, y, blocks=args.blocks, steps=args.steps, traced=args.traced)
+                       for b in args.batch.split(",")]
+        except MissingReference as e:
+            raise SystemExit(f"ab_versions: {e}") from None
     report = {"benchmark": "ab_versions", "versions": [args.a, args.b], "data": kind, "steps": args.steps,
               "traced": args.traced, "results": results}
     print(markdown(report), end="")

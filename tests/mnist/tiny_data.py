@@ -64,3 +64,33 @@ def write_image_folder(root: Path, per_class: int = 30, side: int = 12, classes=
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(img, mode="L").save(folder / f"{k:03d}.png")
     return root
+
+
+CHINESE = [(0, "零"), (1, "一"), (2, "二"), (3, "三"), (4, "四"), (5, "五"), (6, "六"), (7, "七"), (8, "八"),
+           (9, "九"), (10, "十"), (100, "百"), (1000, "千"), (10000, "万"), (100000000, "亿")]
+
+
+def write_chinese_mnist(root: Path, suites: int = 4, samples: int = 2, side: int = 64, light: bool = False,
+                        seed: int = 0) -> Path:
+    """The Kaggle Chinese MNIST layout in ``root``: ``chinese_mnist.csv`` and ``data/data/input_<suite>_<sample>_<code>.jpg``
+    (15 classes, ``suites * samples`` JPGs of ``side`` x ``side`` each); returns the CSV's path.
+    ``light``: dark strokes on a light background (inverted images)."""
+    from PIL import Image
+
+    folder = root / "data" / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    n = suites * samples * len(CHINESE)
+    images, labels = make_images(n, n_classes=len(CHINESE), side=side, seed=seed)
+    rows = ["suite_id,sample_id,code,value,character"]
+    k = 0
+    for suite in range(1, suites + 1):
+        for sample in range(1, samples + 1):
+            for code, (value, character) in enumerate(CHINESE, start=1):
+                img = images[labels == code - 1][suite * samples + sample - samples - 1]
+                Image.fromarray(255 - img if light else img, mode="L").save(folder / f"input_{suite}_{sample}_{code}.jpg",
+                                                                          quality=95)
+                rows.append(f"{suite},{sample},{code},{value},{character}")
+                k += 1
+    csv_path = root / "chinese_mnist.csv"
+    csv_path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return csv_path

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from tiny_data import write_csv_dataset, write_idx_dataset, write_image_folder
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = ["--no-verify", "--hidden", "24", "--val-size", "100", "--batch-size", "64", "--no-progress"]
 
 
