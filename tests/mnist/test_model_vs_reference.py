@@ -44,7 +44,7 @@ def make_case(case):
     rng = np.random.default_rng(case["seed"])
     model = MLP(case["sizes"], case["activation"], dtype=np.float64, rng=rng)
     for b in model.param_list()[1::2]:  # nonzero biases, so their gradients are exercised
-        b.data[...] = rng.uniform(-0.5, 0.5, b.shape)
+        b.copy_(rng.uniform(-0.5, 0.5, b.shape))
     X = rng.standard_normal((len(case["labels"]), case["sizes"][0]))
     return model, X
 
