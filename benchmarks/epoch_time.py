@@ -13,7 +13,8 @@ and tracers are done before the timing), each epoch is cut into blocks of whole 
 (``--block`` samples, ~4,096); the contenders take turns block by block (who goes first
 rotates), and a contender's epoch time is the sum of its blocks. A slow phase of a noisy
 machine then hits every contender alike. Before each block a contender is rebuilt on fresh
-copies of its weights (untimed), so no single memory placement decides a result.
+copies of its weights (untimed), so no single memory placement decides a result, and every
+block starts from the same state: its process's threads idle, then woken (``worker.ready``).
 
 The NumPy-based contenders run in this process; each peer runs in a worker process of its own
 (``benchmarks.worker``), driven block by block in the same turns, so no framework's thread pool
@@ -54,7 +55,7 @@ from .baseline import MissingReference, initial_params, reference
 from .data import load_data
 from .machine import cpu_snapshot, machine_info, other_load, peak_gemm_gflops, wait_until_quiet
 from .report import atomic_write_text, epoch_markdown, epoch_plot
-from .worker import PeerUnavailable, RemoteContender, Worker
+from .worker import PeerUnavailable, RemoteContender, Worker, ready
 
 __all__ = ["main", "bench_config", "time_epochs_interleaved", "phases_interleaved", "blocks", "block_samples",
            "warmup_order", "grad_rel_diff", "GRAD_RTOL", "load_data"]
@@ -104,11 +105,14 @@ def time_epochs_interleaved(racers: Sequence[Any], order: np.ndarray, batch: int
     """One epoch of every contender over ``order``, taking turns block by block; returns the
     total time of each. Blocks hold whole batches, so each contender trains exactly as in one
     uninterrupted epoch (same batches, same updates); each block is ``run_block``: a rebuild on
-    fresh copies of the weights (untimed), then the timed block."""
+    fresh copies of the weights (untimed), then the timed block. Every block starts from the same
+    state (``worker.ready``: its process idle, then awake), whoever ran before it."""
     totals = {c.name: 0.0 for c in racers}
     for j, part in enumerate(blocks(order, batch, block)):
         k = (first + j) % len(racers)
         for c in list(racers[k:]) + list(racers[:k]):  # rotate who goes first
+            if c.local:
+                ready()  # (a worker makes itself ready; the parent then only settles, in run_block)
             totals[c.name] += c.run_block(part)
     return totals
 

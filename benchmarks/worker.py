@@ -12,8 +12,12 @@ block exactly as it drives its in-process contenders. For each block the parent
    (its rebuild on fresh arrays untimed, as for every contender), sent only once the worker's
    own threads are idle again.
 
-So every contender, in-process or not, starts its block on a quiet machine and the contenders
-still take turns block by block. Messages are pickled tuples over the worker's stdin/stdout
+Every block, in-process or in a worker, starts from the same state (``ready``): its process's
+threads idle, then woken by a ~1 ms untimed burst of small matmuls. Without that, a NumPy
+block that followed a worker's block (its BLAS threads asleep, its CPU idle for a while) ran
+slower than one that followed another NumPy block, and the NumPy rows moved when peers were
+added: by 20-40% for the GEMM-only bound's short blocks (``benchmarks.dev.peer_isolation``
+measures it). The contenders still take turns block by block. Messages are pickled tuples over the worker's stdin/stdout
 (the worker sends anything a library prints to stderr). A worker that cannot import its
 framework answers the first message with the reason, and the harness skips that peer.
 """
@@ -31,7 +35,7 @@ from typing import Any, BinaryIO, Sequence
 
 import numpy as np
 
-__all__ = ["settle", "RemoteContender", "Worker", "WorkerError", "PeerUnavailable", "worker_env"]
+__all__ = ["settle", "wake", "ready", "RemoteContender", "Worker", "WorkerError", "PeerUnavailable", "worker_env"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,6 +52,24 @@ def settle(max_wait: float = 0.5, interval: float = 0.004, idle_share: float = 0
         now = time.perf_counter()
         if busy < idle_share * (now - w0) or now - start >= max_wait:
             return now - start
+
+
+_WAKE_A = np.full((192, 192), 0.5, np.float32)
+_WAKE_OUT = np.empty_like(_WAKE_A)
+
+
+def wake() -> None:
+    """A short untimed burst (~1 ms) of multithreaded matmuls: this process's BLAS threads and
+    the CPUs they run on are awake and running when the timed block starts."""
+    for _ in range(4):
+        np.matmul(_WAKE_A, _WAKE_A, out=_WAKE_OUT)
+
+
+def ready() -> None:
+    """The state every timed block starts from, whichever contender ran before it and in which
+    process: this process idle (``settle``), then awake (``wake``)."""
+    settle()
+    wake()
 
 
 # ---------------------------------------------------------------- framing
@@ -202,6 +224,7 @@ def serve(inp: BinaryIO, out: BinaryIO) -> None:
                 value = None
             elif command == "block":
                 (part,) = args
+                wake()  # (this process is idle: it waited for this message)
                 seconds = state["contender"].run_block(part)
                 waited = settle(SETTLE_MAX)
                 value = (seconds, waited, waited < SETTLE_MAX)

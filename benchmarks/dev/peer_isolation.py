@@ -12,9 +12,9 @@ every block), each repetition times one epoch of the in-process contenders (hand
 tinygrad_np eager and traced, the GEMM-only bound) twice on the same order: once taking turns
 with the peers, once on their own; which of the two goes first alternates. Reported per
 contender: the median epoch time with and without the peers, and the median of the paired
-ratios with / without with a bootstrap 95% interval. A ratio of 1.00 within its interval: the
-peers do not move the NumPy rows. The share of the machine used by other processes in each
-half is reported too (a shared machine moves everything).
+ratios with / without with a bootstrap 95% interval, over all repetitions and over the quiet
+ones only (other processes below 5% of the machine in both halves: a shared machine moves
+everything). A ratio of 1.00 within its interval: the peers do not move the NumPy rows.
 """
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ from ..data import load_data
 from ..machine import cpu_snapshot, machine_info, other_load, wait_until_quiet
 from ..report import atomic_write_text
 from ..worker import RemoteContender, Worker
+
+#: A repetition is quiet when other processes kept less than this share of the machine busy in both halves.
+QUIET = 0.05
 
 
 def measure(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, workers: Sequence[Worker], *,
@@ -64,29 +67,47 @@ def measure(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, work
                 if name in times:
                     times[name][mode].append(t)
             loads[mode].append(other_load(before, cpu_snapshot(pids)))
-    boot = np.random.default_rng(seed + 3)
     out: dict[str, Any] = {"arch": "-".join(map(str, sizes)), "batch": batch, "reps": reps,
-                           "peers": [c.name for c in remote], "other_cpu_load": loads, "contenders": {}}
-    for name, t in times.items():
-        ratio = np.array(t["with"]) / np.array(t["without"])
+                           "peers": [c.name for c in remote], "other_cpu_load": loads,
+                           "contenders": {name: {"with_s": t["with"], "without_s": t["without"]} for name, t in times.items()}}
+    return summarize(out, seed=seed)
+
+
+def summarize(result: dict[str, Any], max_load: float = QUIET, seed: int = 0) -> dict[str, Any]:
+    """Add to each contender of ``result`` the medians, the median paired ratio with / without
+    (bootstrap 95% interval) over all repetitions, and the same over the *quiet* ones: those
+    where other processes kept less than ``max_load`` of the machine busy in both halves."""
+    loads = result["other_cpu_load"]
+    quiet = [i for i, (a, b) in enumerate(zip(loads["with"], loads["without"]))
+             if a is not None and b is not None and a < max_load and b < max_load]
+    result["quiet_reps"], result["max_load"] = quiet, max_load
+    boot = np.random.default_rng(seed + 3)
+
+    def ratio_ci(ratio: np.ndarray) -> tuple[float | None, list[float] | None]:
+        if len(ratio) == 0:
+            return None, None
         medians = [np.median(boot.choice(ratio, len(ratio))) for _ in range(2000)]
-        out["contenders"][name] = {
-            "with_s": t["with"], "without_s": t["without"],
-            "median_with_s": statistics.median(t["with"]), "median_without_s": statistics.median(t["without"]),
-            "ratio_with_over_without": float(np.median(ratio)),
-            "ci95": [float(np.percentile(medians, 2.5)), float(np.percentile(medians, 97.5))],
-        }
-    return out
+        return float(np.median(ratio)), [float(np.percentile(medians, 2.5)), float(np.percentile(medians, 97.5))]
+
+    for c in result["contenders"].values():
+        ratio = np.array(c["with_s"]) / np.array(c["without_s"])
+        c["median_with_s"], c["median_without_s"] = statistics.median(c["with_s"]), statistics.median(c["without_s"])
+        c["ratio_with_over_without"], c["ci95"] = ratio_ci(ratio)
+        c["ratio_quiet"], c["ci95_quiet"] = ratio_ci(ratio[quiet])
+    return result
 
 
 def markdown(results: Sequence[dict[str, Any]]) -> str:
-    lines = ["| arch | batch | contender | median s with peers | median s without | with / without (95% CI) |",
-             "|---|---:|---|---:|---:|---|"]
+    def cell(value: float | None, ci: list[float] | None) -> str:
+        return "-" if value is None else f"{value:.3f} ({ci[0]:.3f}-{ci[1]:.3f})"
+
+    lines = ["| arch | batch | contender | median s with peers | median s without | with / without (95% CI) "
+             "| the same, quiet repetitions only |", "|---|---:|---|---:|---:|---|---|"]
     for r in results:
         for name, c in r["contenders"].items():
-            lo, hi = c["ci95"]
             lines.append(f"| {r['arch']} | {r['batch']} | {name} | {c['median_with_s']:.3f} | "
-                         f"{c['median_without_s']:.3f} | {c['ratio_with_over_without']:.3f} ({lo:.3f}-{hi:.3f}) |")
+                         f"{c['median_without_s']:.3f} | {cell(c['ratio_with_over_without'], c['ci95'])} | "
+                         f"{cell(c['ratio_quiet'], c['ci95_quiet'])} ({len(r['quiet_reps'])} of {r['reps']}) |")
     loads = [v for r in results for mode in ("with", "without") for v in r["other_cpu_load"][mode] if v is not None]
     if loads:
         lines += ["", f"Share of the machine other processes kept busy during the repetitions: median "

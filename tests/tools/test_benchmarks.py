@@ -510,6 +510,16 @@ def test_peer_isolation_quick_run_pairs_each_repetition_with_and_without_the_pee
     assert json.loads((tmp_path / "peer_isolation.json").read_text())["results"] == json.loads(json.dumps(results))
 
 
+def test_peer_isolation_summary_over_quiet_repetitions_leaves_the_loaded_ones_out():
+    r = {"other_cpu_load": {"with": [0.0, 0.5, 0.01], "without": [0.0, 0.0, None]},
+         "contenders": {"x": {"with_s": [1.0, 9.0, 1.0], "without_s": [1.0, 1.0, 2.0]}}}
+    c = peer_isolation.summarize(r)["contenders"]["x"]
+    assert r["quiet_reps"] == [0]  # rep 1 shared the machine, rep 2 has no load reading
+    assert c["ratio_quiet"] == 1.0 and c["ci95_quiet"] == [1.0, 1.0]
+    assert c["ratio_with_over_without"] == 1.0 and c["median_with_s"] == 1.0
+    assert "| the same, quiet repetitions only |" in peer_isolation.markdown([{**r, "arch": "a", "batch": 1, "reps": 3}])
+
+
 @pytest.mark.parametrize("traced", [False, True], ids=["eager", "traced"])
 def test_ab_versions_null_run_trains_both_versions_alike(tmp_path, traced):
     """WORKTREE against itself: two separately imported copies of the package train to the same
