@@ -25,7 +25,7 @@ from .modes import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, n
 from . import nn, optim, data  # noqa: E402
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck, gradgradcheck  # noqa: E402
 from . import functional, viz  # noqa: E402
-from .functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp  # noqa: E402
+from .functional import grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, linearize, value_and_grad, vjp, vmap  # noqa: E402
 from . import fast  # noqa: E402  (registers the fast layer at the engine's seams)
 from .fast.jit import TraceError, traced_step  # noqa: E402
 
@@ -40,6 +40,7 @@ __all__ = [
     "softmax", "log_softmax", "argmax", "argmin", "reshape", "transpose", "swapaxes", "expand", "broadcast_to",
     "squeeze", "unsqueeze", "expand_dims", "flatten", "concatenate", "stack",
     "nn", "optim", "data", "gradcheck", "gradgradcheck", "GradcheckReport", "GradcheckError",
-    "functional", "viz", "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp",
+    "functional", "viz", "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian",
+    "hessian", "hvp", "vmap",
     "fast", "traced_step", "TraceError",
 ]

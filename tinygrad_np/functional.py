@@ -1,72 +1,70 @@
-"""JAX-style function transformations on top of the reverse-mode engine.
+"""JAX-style function transformations: grad, value_and_grad, vjp, jvp, linearize, jacrev, jacfwd,
+jacobian, hessian, hvp and vmap.
 
-``grad``, ``value_and_grad``, ``vjp``, ``jvp``, ``jacobian``, ``hessian`` and ``hvp`` take a
-function ``f`` of Tensors (or float ndarrays) that returns a Tensor, and give derivatives of
-``f`` as Tensors. They compose: ``grad(grad(f))``, ``jacobian(grad(f))``, a ``grad`` of a
-function that itself calls ``grad``...
-
-How nesting works. Each call differentiates with respect to *its own* copy of each input:
-a fresh leaf, or, when the input is already on a graph that an enclosing differentiation
-records (it requires grad), a new identity node on top of it, so the outer graph is not cut
-(and a closure over the same tensor stays a constant for this call: no perturbation
-confusion). If ``f``'s output reaches an "outer" leaf, i.e. a user tensor that requires grad
-or a copy made by an enclosing call still running (through an argument or a closure), the
-VJPs are recorded with ``create_graph=True`` and the results stay differentiable for the
-outer call; otherwise they are computed without a graph and returned detached. Graphs are
-always retained (``retain_graph=True``): they may be shared with a ``vjp_fn`` or an enclosing
-call, and Python frees them when the last reference goes.
+Each takes a function ``f`` of Tensors (or arrays) and runs it on tracers of its own level
+(``tracing.py``): reverse mode records a tape of its level (``reverse_mode.GradTracer``), forward
+mode carries tangents (``forward_mode.Dual``), vmap carries a batch axis (``batching.Batched``).
+So they compose in any order and any depth: ``grad(grad(f))``, ``jacfwd(jacrev(f))``,
+``vmap(grad(f))`` (per-example gradients), ``jvp(grad(f))`` (Hessian-vector products by
+forward over reverse), with no perturbation confusion. Arguments and results may be Tensors,
+arrays or Python numbers, and tuples, lists or dicts of them (pytrees); derivatives come back in
+the same structure as the arguments they are taken with respect to. Results are detached unless
+they depend on a tensor that requires grad on the caller's side (then they are on its graph).
 """
 from __future__ import annotations
 
 import functools
-import weakref
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .autograd import grad as autograd_grad
+from .batching import Batched, front
 from .engine import Tensor
-from .functions import stack
-from .modes import enable_grad, is_grad_enabled
+from .forward_mode import Dual
+from .reverse_mode import GradTracer, lower, vjp_at_level
+from .modes import enable_grad
+from .tracing import as_tensor, new_level
 
 Argnums = int | Sequence[int]
 
-__all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp"]
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian", "hessian", "hvp",
+           "vmap"]
+
+
+# ----------------------------------------------------------------------------- pytrees
+def flatten(tree: Any) -> tuple[list[Any], Any]:
+    """The leaves of nested tuples, lists and dicts (in order), and the structure to rebuild them."""
+    if isinstance(tree, (tuple, list)):
+        parts = [flatten(x) for x in tree]
+        return [leaf for p in parts for leaf in p[0]], (type(tree), [p[1] for p in parts])
+    if isinstance(tree, dict):
+        parts = [flatten(tree[k]) for k in tree]
+        return [leaf for p in parts for leaf in p[0]], (dict, (list(tree), [p[1] for p in parts]))
+    return [tree], None
+
+
+def unflatten(structure: Any, leaves: Sequence[Any]) -> Any:
+    """The inverse of ``flatten``."""
+    it = iter(leaves)
+
+    def build(s: Any) -> Any:
+        if s is None:
+            return next(it)
+        kind, inner = s
+        if kind is dict:
+            keys, subs = inner
+            return {k: build(sub) for k, sub in zip(keys, subs)}
+        return kind(build(sub) for sub in inner)
+
+    return build(structure)
+
+
+def tree_map(fn: Callable[[Any], Any], tree: Any) -> Any:
+    leaves, structure = flatten(tree)
+    return unflatten(structure, [fn(x) for x in leaves])
 
 
 # ----------------------------------------------------------------------------- helpers
-def _as_float_tensor(x: Any, what: str) -> Tensor:
-    """A Tensor for ``x``: Tensors as they are, arrays keep their float dtype, Python numbers
-    and lists become the default float dtype. Integer inputs cannot be differentiated."""
-    t = x if isinstance(x, Tensor) else Tensor(x)
-    if t.dtype.kind != "f":
-        raise TypeError(f"{what}: can only differentiate with respect to floating point inputs, "
-                        f"got dtype {t.dtype} (convert it, e.g. x.astype(np.float64))")
-    return t
-
-
-# The leaves the transformations create (id -> tensor, forgotten when the tensor dies), and the
-# stack of those of the transformations whose ``f`` is running: only these are "outer" variables.
-_private: "weakref.WeakValueDictionary[int, Tensor]" = weakref.WeakValueDictionary()
-_active: list[set[int]] = []
-
-
-def _own_copy(x: Tensor, outer_mode: bool) -> Tensor:
-    """The tensor one transformation differentiates with respect to. An input that requires
-    grad while grad mode is on may belong to an enclosing differentiation: keep it on the graph
-    through an identity node (distinct from ``x``, so closures over ``x`` stay constants here).
-    Otherwise a fresh leaf."""
-    if outer_mode and x.requires_grad:
-        return Tensor.apply("reshape", x, shape=x.shape)
-    return _fresh_leaf(x.data)
-
-
-def _fresh_leaf(data: np.ndarray) -> Tensor:
-    leaf = Tensor(data, requires_grad=True)
-    _private[id(leaf)] = leaf
-    return leaf
-
-
 def _argnums(argnums: Argnums, nargs: int, what: str) -> tuple[int, ...]:
     nums = (argnums,) if isinstance(argnums, (int, np.integer)) else tuple(argnums)
     if not nums:
@@ -77,158 +75,92 @@ def _argnums(argnums: Argnums, nargs: int, what: str) -> tuple[int, ...]:
     return tuple(int(i) % nargs for i in nums)
 
 
-def _outputs(out: Any, what: str) -> tuple[Tensor, ...]:
-    outs = tuple(out) if isinstance(out, (tuple, list)) else (out,)
-    for y in outs:
+def _float_tensor(x: Any, what: str) -> Tensor:
+    t = as_tensor(x)
+    if t.dtype.kind != "f":
+        raise TypeError(f"{what}: can only differentiate with respect to floating point inputs, got dtype {t.dtype} "
+                        "(convert it, e.g. x.astype(np.float64))")
+    return t
+
+
+def _check_outputs(out: Any, what: str) -> list[Tensor]:
+    leaves, _ = flatten(out)
+    for y in leaves:
         if not isinstance(y, Tensor):
-            raise TypeError(f"{what}: f must return a Tensor (or a tuple of Tensors), got {type(y).__name__}")
+            raise TypeError(f"{what}: f must return a Tensor (or tuples/lists/dicts of Tensors), got {type(y).__name__}")
         if y.dtype.kind != "f":
             raise TypeError(f"{what}: f must return floating point Tensors, got dtype {y.dtype}")
-    return outs
-
-
-def _is_outer_leaf(t: Tensor) -> bool:
-    """A leaf requiring grad that someone may still differentiate with respect to: a user's
-    tensor, or the leaf of a transformation whose ``f`` is running (it encloses us). The leaves
-    of finished transformations are constants now."""
-    if id(t) not in _private:
-        return True
-    return any(id(t) in frame for frame in _active)
-
-
-def _reaches_outer(outs: Sequence[Tensor]) -> bool:
-    """True if the graph of ``outs`` reaches an outer leaf (see ``_is_outer_leaf``): then an
-    enclosing differentiation needs the derivatives we compute to be differentiable."""
-    stack_, seen = list(outs), set()
-    while stack_:
-        t = stack_.pop()
-        if id(t) in seen or not t.requires_grad:
-            continue
-        seen.add(id(t))
-        if t._ctx is None:
-            if _is_outer_leaf(t):
-                return True
-        elif t._ctx.released:
-            return True  # a freed graph: let the engine report it
-        else:
-            stack_.extend(t._ctx.inputs)
-    return False
-
-
-def _trace(f: Callable[..., Any], args: Sequence[Any], nums: tuple[int, ...], what: str):
-    """Run ``f`` with args ``nums`` replaced by their own copies.
-    Returns (copies, raw output, output tuple, outer): outer is True when results must keep a graph."""
-    if not nums:
-        raise ValueError(f"{what}: no arguments to differentiate with respect to")
-    outer_mode = is_grad_enabled()
-    args = list(args)
-    with enable_grad():
-        xs = [_own_copy(_as_float_tensor(args[i], what), outer_mode) for i in nums]
-        for i, x in zip(nums, xs):
-            args[i] = x
-        _active.append({id(x) for x in xs})
-        try:
-            out = f(*args)
-        finally:
-            _active.pop()
-    outs = _outputs(out, what)
-    return xs, out, outs, outer_mode and _reaches_outer(outs)
-
-
-def _structured(out: Any, parts: Sequence[Any]) -> Any:
-    """``parts`` (one per output) shaped like ``out``: a single item or a tuple."""
-    return tuple(parts) if isinstance(out, (tuple, list)) else parts[0]
-
-
-def _detached(out: Any, outer: bool) -> Any:
-    if outer:
-        return out
-    return _structured(out, [y.detach() for y in _outputs(out, "detach")])
-
-
-def _detached_tree(value: Any, outer: bool) -> Any:
-    """``value`` with every Tensor in it (through tuples, lists and dicts) detached, unless ``outer``."""
-    if outer:
-        return value
-    if isinstance(value, Tensor):
-        return value.detach()
-    if isinstance(value, (tuple, list)):
-        return type(value)(_detached_tree(v, outer) for v in value)
-    if isinstance(value, dict):
-        return {k: _detached_tree(v, outer) for k, v in value.items()}
-    return value
+    return leaves
 
 
 def _like(v: Any, ref: Tensor, what: str) -> Tensor:
-    """``v`` as a Tensor of ``ref``'s shape and dtype (a Tensor that requires grad is kept as is)."""
-    t = v if isinstance(v, Tensor) and v.dtype == ref.dtype else Tensor(np.asarray(
-        v.data if isinstance(v, Tensor) else v, dtype=ref.dtype))
+    """``v`` as a Tensor of ``ref``'s shape and dtype."""
+    t = as_tensor(v)
+    if t.dtype != ref.dtype:
+        t = t.astype(ref.dtype) if isinstance(v, Tensor) else Tensor(np.asarray(v, dtype=ref.dtype))
     if t.shape != ref.shape:
         raise ValueError(f"{what}: got shape {t.shape}, expected {ref.shape}")
     return t
 
 
-def _pair(primals: Any, vectors: Any, what: str) -> tuple[tuple, tuple, bool]:
-    """Normalise (primals, tangents): tuples/lists of the same length, or one tensor each."""
-    single = not isinstance(primals, (tuple, list))
-    ps = (primals,) if single else tuple(primals)
-    vs = (vectors,) if single and not isinstance(vectors, (tuple, list)) else tuple(vectors)
-    if len(ps) != len(vs):
-        raise ValueError(f"{what}: {len(ps)} primals but {len(vs)} tangent vectors")
-    return ps, vs, single
+def _split_aux(result: Any, has_aux: bool, what: str) -> tuple[Any, Any]:
+    if not has_aux:
+        return result, None
+    if not (isinstance(result, (tuple, list)) and len(result) == 2):
+        raise TypeError(f"{what}: with has_aux=True, f must return a pair (output, aux), got {type(result).__name__}")
+    return result[0], result[1]
 
 
-def _dot(us: Sequence[Tensor], vs: Sequence[Tensor]) -> Tensor:
-    """Σ_k ⟨u_k, v_k⟩ as a scalar Tensor."""
-    total = None
-    for u, v in zip(us, vs):
-        term = (u * v).sum()
-        total = term if total is None else total + term
-    return total
+def _with_tracers(args: Sequence[Any], nums: tuple[int, ...], make: Callable[[Tensor], Tensor], what: str
+                  ) -> tuple[list[Any], list[list[Tensor]], list[Any]]:
+    """``args`` with every leaf of the arguments ``nums`` replaced by ``make(leaf)``: (new args,
+    the new leaves per argument, each argument's structure)."""
+    args = list(args)
+    made, structures = [], []
+    for i in nums:
+        leaves, structure = flatten(args[i])
+        new = [make(_float_tensor(x, what)) for x in leaves]
+        args[i] = unflatten(structure, new)
+        made.append(new)
+        structures.append(structure)
+    return args, made, structures
 
 
-# ----------------------------------------------------------------------------- transformations
-def value_and_grad(f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False
-                   ) -> Callable[..., tuple[Any, Any]]:
-    """``(f(x), ∇f(x))`` for a scalar-valued ``f``: ∇_i f = ∂f/∂x_i, one reverse pass (seed 1).
+# ----------------------------------------------------------------------------- reverse mode
+def value_and_grad(f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False) -> Callable[..., Any]:
+    """``(f(x), ∇f(x))`` for a scalar-valued ``f``: ∇ᵢf = ∂f/∂xᵢ, by one reverse pass.
 
-    ``argnums`` int: the gradient is a Tensor shaped like that argument; tuple: a tuple of them.
-    ``has_aux=True`` (as in JAX): ``f`` returns a pair ``(scalar, aux)``, only the scalar is
-    differentiated, and the result is ``((f(x), aux), ∇f(x))``. ``aux`` is any Python value,
-    passed through; Tensors in it (also inside tuples, lists and dicts) come back detached,
-    like the value, unless an enclosing differentiation still needs their graph.
-    """
+    ``argnums`` an int: the gradient has that argument's structure; a tuple: a tuple of them.
+    ``has_aux=True`` (as in JAX): ``f`` returns ``(scalar, aux)``; the result is ``((value, aux), grads)``."""
 
     @functools.wraps(f)
-    def value_and_grad_f(*args: Any) -> tuple[Any, Any]:
+    def value_and_grad_f(*args: Any) -> Any:
         nums = _argnums(argnums, len(args), "grad")
-        aux: list[Any] = []
-
-        def main(*a: Any) -> Any:  # f without its aux output
-            result = f(*a)
-            if not (isinstance(result, (tuple, list)) and len(result) == 2):
-                raise TypeError(f"grad: with has_aux=True, f must return a pair (scalar Tensor, aux), "
-                                f"got {type(result).__name__}")
-            aux.append(result[1])
-            return result[0]
-
-        xs, out, outs, outer = _trace(main if has_aux else f, args, nums, "grad")
-        if isinstance(out, (tuple, list)) or out.size != 1:
-            shape = out.shape if isinstance(out, Tensor) else f"a tuple of {len(outs)}"
-            raise ValueError(f"grad: f must return a scalar (one-element) Tensor, got {shape}; "
-                             "use jacobian or vjp for non-scalar outputs" + ("" if has_aux else
-                             ", or has_aux=True if the rest is auxiliary data"))
-        grads = autograd_grad(out, xs, retain_graph=True, create_graph=outer, allow_unused=True)
-        value = _detached(out, outer)
-        grads = grads[0] if isinstance(argnums, (int, np.integer)) else tuple(grads)
-        return ((value, _detached_tree(aux[0], outer)) if has_aux else value), grads
+        with new_level() as level:
+            args2, leaves, structures = _with_tracers(args, nums, lambda x: GradTracer.wrap(level, x, True), "grad")
+            with enable_grad():  # (a no_grad around grad is ignored; one inside f is respected, as in torch.func)
+                out, aux = _split_aux(f(*args2), has_aux, "grad")
+            if not isinstance(out, (tuple, list, dict)):
+                _check_outputs(out, "grad")
+            if not isinstance(out, Tensor) or out.size != 1:
+                shape = out.shape if isinstance(out, Tensor) else f"a {type(out).__name__}"
+                raise ValueError(f"grad: f must return a scalar (one-element) Tensor, got {shape}; use vjp or "
+                                 "jacobian (jacrev) for other outputs"
+                                 + ("" if has_aux else ", or has_aux=True if the rest is auxiliary"))
+            flat = vjp_at_level(level, [out], [x for group in leaves for x in group], [None])
+            value, aux = lower(out, level), tree_map(lambda a: lower(a, level), aux)
+        grads, k = [], 0
+        for group, structure in zip(leaves, structures):
+            grads.append(unflatten(structure, flat[k:k + len(group)]))
+            k += len(group)
+        result = grads[0] if isinstance(argnums, (int, np.integer)) else tuple(grads)
+        return ((value, aux) if has_aux else value), result
 
     return value_and_grad_f
 
 
 def grad(f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False) -> Callable[..., Any]:
-    """∇f: the gradient of a scalar-valued ``f`` w.r.t. argument(s) ``argnums`` (see ``value_and_grad``).
-    With ``has_aux=True``, ``f`` returns ``(scalar, aux)`` and the result is ``(∇f, aux)``."""
+    """∇f: the gradient of a scalar-valued ``f`` (see ``value_and_grad``); with ``has_aux``, ``(∇f, aux)``."""
     vg = value_and_grad(f, argnums, has_aux)
 
     @functools.wraps(f)
@@ -239,98 +171,254 @@ def grad(f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False) -> 
     return grad_f
 
 
-def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], tuple[Tensor, ...]]]:
-    """``(f(x), vjp_fn)`` where ``vjp_fn(u) = uᵀJ``: a tuple with ∂(u·f)/∂x_i for every primal.
+def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple:
+    """``(f(x), vjp_fn)`` with ``vjp_fn(u) = uᵀJ``: a tuple of ∂⟨u, f⟩/∂xᵢ, one per primal.
 
-    ``u`` (the cotangent) has ``f(x)``'s shape (a tuple of them if f returns a tuple). One
-    reverse pass per call; the graph is kept so ``vjp_fn`` can be called many times. If ``u``
-    requires grad the result is differentiable in ``u`` (``uᵀJ`` is linear in ``u``).
-    """
-    xs, out, outs, outer = _trace(f, primals, tuple(range(len(primals))), "vjp")
+    ``u`` (the cotangent) has ``f(x)``'s structure. ``f``'s graph is kept, so ``vjp_fn`` may be
+    called many times (also inside ``vmap``, for a batch of cotangents in one pass). With
+    ``has_aux``: ``(f(x), vjp_fn, aux)``."""
+    if not primals:
+        raise ValueError("vjp: no arguments to differentiate with respect to")
+    with new_level() as level:
+        args, leaves, structures = _with_tracers(primals, tuple(range(len(primals))),
+                                                 lambda x: GradTracer.wrap(level, x, True), "vjp")
+        with enable_grad():
+            out, aux = _split_aux(f(*args), has_aux, "vjp")
+        outs = _check_outputs(out, "vjp")
+        value = tree_map(lambda y: lower(y, level), out)
+        aux = tree_map(lambda a: lower(a, level), aux)
+    flat_inputs = [x for group in leaves for x in group]
 
-    def vjp_fn(cotangent: Any) -> tuple[Tensor, ...]:
-        cts = cotangent if isinstance(out, (tuple, list)) else (cotangent,)
+    def vjp_fn(cotangent: Any) -> tuple:
+        cts, structure = flatten(cotangent)
         if len(cts) != len(outs):
             raise ValueError(f"vjp: {len(cts)} cotangents for {len(outs)} outputs")
-        us = [_like(u, y, "vjp cotangent") for u, y in zip(cts, outs)]
-        create = outer or (is_grad_enabled() and any(u.requires_grad for u in us))
-        return autograd_grad(list(outs), xs, grad_outputs=us, retain_graph=True,
-                             create_graph=create, allow_unused=True)
+        us = [_like(u, lower(y, level), "vjp cotangent") for u, y in zip(cts, outs)]
+        flat = vjp_at_level(level, outs, flat_inputs, us)
+        grads, k = [], 0
+        for group, s in zip(leaves, structures):
+            grads.append(unflatten(s, flat[k:k + len(group)]))
+            k += len(group)
+        return tuple(grads)
 
-    return _detached(out, outer), vjp_fn
-
-
-def jvp(f: Callable[..., Any], primals: Any, tangents: Any) -> tuple[Any, Any]:
-    """``(f(x), J t)``, the Jacobian-vector product, by the double-VJP trick (reverse mode only).
-
-    With ``u`` a dummy cotangent, ``g(u) = uᵀJ`` is linear in ``u``, so
-    ``J t = ∂/∂u ⟨g(u), t⟩``: one reverse pass with ``create_graph=True`` builds ``g(u)``
-    as a graph, a second one differentiates ``⟨g(u), t⟩`` w.r.t. ``u`` (any value of ``u``
-    works: we use zeros). ``primals`` and ``tangents`` are tuples (or one Tensor each).
-    """
-    ps, ts, _ = _pair(primals, tangents, "jvp")
-    xs, out, outs, outer = _trace(f, ps, tuple(range(len(ps))), "jvp")
-    ts = [_like(t, x, "jvp tangent") for t, x in zip(ts, xs)]
-    us = [_fresh_leaf(np.zeros_like(y.data)) for y in outs]
-    g = autograd_grad(list(outs), xs, grad_outputs=us, retain_graph=True, create_graph=True, allow_unused=True)
-    create = outer or (is_grad_enabled() and any(t.requires_grad for t in ts))
-    jt = autograd_grad(_dot(g, ts), us, retain_graph=True, create_graph=create, allow_unused=True)
-    return _detached(out, outer), _structured(out, jt)
+    return (value, vjp_fn, aux) if has_aux else (value, vjp_fn)
 
 
-def jacobian(f: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
-    """J[i..., j...] = ∂f(x)[i...] / ∂x[j...], of shape ``f(x).shape + x.shape`` (like jax.jacrev).
+# ----------------------------------------------------------------------------- forward mode
+def jvp(f: Callable[..., Any], primals: Any, tangents: Any, has_aux: bool = False) -> tuple:
+    """``(f(x), J t)``, the Jacobian-vector product, in one forward pass carrying tangents.
 
-    Reverse mode, one VJP per output entry: row i is e_iᵀJ. ``argnums`` tuple: a tuple of
-    Jacobians, one per argument; if f returns a tuple, a tuple (per output) of those.
-    """
+    ``primals`` and ``tangents``: tuples with one entry per argument of ``f`` (or one Tensor each).
+    The tangent output has ``f(x)``'s structure. With ``has_aux``: ``(f(x), J t, aux)``."""
+    single = not isinstance(primals, (tuple, list))
+    ps = (primals,) if single else tuple(primals)
+    ts = (tangents,) if single and not isinstance(tangents, (tuple, list)) else tuple(tangents)
+    if len(ps) != len(ts):
+        raise ValueError(f"jvp: {len(ps)} primals but {len(ts)} tangents")
+    with new_level() as level:
+        args = []
+        for p, t in zip(ps, ts):
+            p_leaves, structure = flatten(p)
+            t_leaves, t_structure = flatten(t)
+            if len(t_leaves) != len(p_leaves):
+                raise ValueError("jvp: a tangent's structure differs from its primal's")
+            duals = []
+            for x, v in zip(p_leaves, t_leaves):
+                x = _float_tensor(x, "jvp")
+                duals.append(Dual.of(level, x, _like(v, x, "jvp tangent")))
+            args.append(unflatten(structure, duals))
+        out, aux = _split_aux(f(*args), has_aux, "jvp")
+        _check_outputs(out, "jvp")
+        value = tree_map(lambda y: y.primal if isinstance(y, Dual) and y.level == level else y, out)
+        tangent = tree_map(lambda y: _tangent_of(y, level), out)
+        aux = tree_map(lambda a: a.primal if isinstance(a, Dual) and a.level == level else a, aux)
+    return (value, tangent, aux) if has_aux else (value, tangent)
+
+
+def _tangent_of(y: Tensor, level: int) -> Tensor:
+    if isinstance(y, Dual) and y.level == level and y.tangent is not None:
+        return y.tangent
+    base = y.primal if isinstance(y, Dual) and y.level == level else y
+    return base * 0.0  # an output that does not depend on the primals (zeros, in the value's structure)
+
+
+def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
+    """``(f(x), f_jvp)`` with ``f_jvp(*tangents) = J t``, without running ``f`` again: ``f``'s graph is
+    kept (as for ``vjp``), and ``J t`` is its VJP transposed, ``∂/∂u ⟨vjp(u), t⟩`` (linear in u)."""
+    out, vjp_fn = vjp(f, *primals)
+    outs = flatten(out)
+
+    def f_jvp(*tangents: Any) -> Any:
+        if len(tangents) != len(primals):
+            raise ValueError(f"linearize: {len(tangents)} tangents for {len(primals)} primals")
+
+        def pairing(*us: Any) -> Tensor:
+            grads = vjp_fn(unflatten(outs[1], list(us)))
+            total = None
+            for g_tree, t_tree in zip(grads, tangents):
+                for g, t in zip(flatten(g_tree)[0], flatten(t_tree)[0]):
+                    term = (g * _like(t, g, "linearize tangent")).sum()
+                    total = term if total is None else total + term
+            return total
+
+        zeros = [Tensor(np.zeros(y.shape, dtype=y.dtype)) for y in outs[0]]
+        jt = grad(pairing, argnums=tuple(range(len(zeros))))(*zeros)
+        return unflatten(outs[1], list(jt))
+
+    return out, f_jvp
+
+
+# ----------------------------------------------------------------------------- Jacobians
+def jacrev(f: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
+    """J[i..., j...] = ∂f(x)[i...] / ∂x[j...], of shape ``f(x).shape + x.shape``, by reverse mode:
+    one VJP per output entry, all of them in one pass (``vmap`` over the basis of cotangents).
+    ``argnums`` a tuple: a tuple of Jacobians; a tuple of outputs: a tuple (per output) of those."""
 
     @functools.wraps(f)
-    def jacobian_f(*args: Any) -> Any:
-        nums = _argnums(argnums, len(args), "jacobian")
-        xs, out, outs, outer = _trace(f, args, nums, "jacobian")
+    def jacrev_f(*args: Any) -> Any:
+        nums = _argnums(argnums, len(args), "jacrev")
+        fixed = list(args)
+
+        def g(*xs: Any) -> Any:
+            full = list(fixed)
+            for i, x in zip(nums, xs):
+                full[i] = x
+            return f(*full)
+
+        out, vjp_fn = vjp(g, *[args[i] for i in nums])
+        outs, structure = flatten(out)
         per_output = []
-        for y in outs:
-            rows = [autograd_grad(y, xs, grad_outputs=_basis(y, k), retain_graph=True,
-                                  create_graph=outer, allow_unused=True) for k in range(y.size)]
-            jacs = [_rows_to_jacobian([r[j] for r in rows], y, x) for j, x in enumerate(xs)]
+        for k, y in enumerate(outs):
+            basis = Tensor(np.eye(y.size, dtype=y.dtype).reshape((y.size,) + y.shape))
+
+            def row(u: Tensor, k: int = k) -> tuple:
+                cts = [u if j == k else Tensor(np.zeros(o.shape, dtype=o.dtype)) for j, o in enumerate(outs)]
+                return vjp_fn(unflatten(structure, cts))
+
+            rows = vmap(row)(basis)  # one tuple entry per argument: (y.size,) + x.shape
+            jacs = [tree_map(lambda r: r.reshape(y.shape + r.shape[1:]), rows[j]) for j in range(len(nums))]
             per_output.append(jacs[0] if isinstance(argnums, (int, np.integer)) else tuple(jacs))
-        return _structured(out, per_output)
+        return unflatten(structure, per_output)
 
-    return jacobian_f
-
-
-def _basis(y: Tensor, k: int) -> Tensor:
-    e = np.zeros(y.size, dtype=y.dtype)
-    e[k] = 1
-    return Tensor(e.reshape(y.shape))
+    return jacrev_f
 
 
-def _rows_to_jacobian(rows: list[Tensor], y: Tensor, x: Tensor) -> Tensor:
-    if not rows:
-        return Tensor(np.zeros(y.shape + x.shape, dtype=x.dtype))
-    return stack(rows).reshape(y.shape + x.shape)
+jacobian = jacrev
+
+
+def jacfwd(f: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
+    """The Jacobian by forward mode: one JVP per input entry, all of them in one pass (``vmap`` over
+    the basis of tangents); cheaper than ``jacrev`` for tall Jacobians (few inputs, many outputs)."""
+
+    @functools.wraps(f)
+    def jacfwd_f(*args: Any) -> Any:
+        nums = _argnums(argnums, len(args), "jacfwd")
+        xs = [_float_tensor(args[i], "jacfwd") for i in nums]
+        fixed = list(args)
+
+        def g(*ys: Any) -> Any:
+            full = list(fixed)
+            for i, y in zip(nums, ys):
+                full[i] = y
+            return f(*full)
+
+        per_arg = []
+        out_structure = None
+        for j, x in enumerate(xs):
+            basis = Tensor(np.eye(x.size, dtype=x.dtype).reshape((x.size,) + x.shape))
+
+            def column(t: Tensor, j: int = j) -> Any:
+                tangents = tuple(t if k == j else Tensor(np.zeros(z.shape, dtype=z.dtype)) for k, z in enumerate(xs))
+                return jvp(g, tuple(xs), tangents)[1]
+
+            cols = vmap(column)(basis)  # each output: (x.size,) + y.shape
+            leaves, out_structure = flatten(cols)
+            per_arg.append([c.transpose(tuple(range(1, c.ndim)) + (0,)).reshape(c.shape[1:] + x.shape)
+                            for c in leaves])
+        per_output = []
+        for k in range(len(per_arg[0])):
+            jacs = [per_arg[j][k] for j in range(len(xs))]
+            per_output.append(jacs[0] if isinstance(argnums, (int, np.integer)) else tuple(jacs))
+        return unflatten(out_structure, per_output)
+
+    return jacfwd_f
 
 
 def hessian(f: Callable[..., Tensor], argnums: Argnums = 0) -> Callable[..., Any]:
-    """H[i..., j...] = ∂²f / ∂x[i...] ∂x[j...] of a scalar ``f``: ``jacobian(grad(f))``, of shape
-    ``x.shape + x.shape``. ``argnums`` tuple: nested tuples ``H[a][b] = ∂²f/∂x_a∂x_b``."""
-    return jacobian(grad(f, argnums), argnums)
+    """H[i..., j...] = ∂²f / ∂x[i...] ∂x[j...] of a scalar ``f``: ``jacfwd(jacrev(f))``, of shape
+    ``x.shape + x.shape``; with a tuple ``argnums``, nested tuples ``H[a][b] = ∂²f/∂x_a∂x_b``."""
+    return jacfwd(jacrev(f, argnums), argnums)
 
 
 def hvp(f: Callable[..., Tensor], primals: Any, v: Any) -> Any:
-    """H v, the Hessian of a scalar ``f`` at ``primals`` times ``v``, without forming H.
-
-    Reverse over reverse: H v = ∇_x ⟨∇f(x), v⟩ (H is symmetric, so this is also vᵀH), two
-    reverse passes. ``primals`` and ``v`` are tuples (the result is then a tuple, one block
-    ``Σ_b H[a][b] v_b`` per argument) or one Tensor each (the result is one Tensor).
-    """
-    ps, vs, single = _pair(primals, v, "hvp")
+    """H v, the Hessian of a scalar ``f`` at ``primals`` times ``v``, without forming H: forward mode
+    over reverse mode, ``jvp(grad(f), x, v)``, about the cost of two gradients. ``primals`` and ``v``
+    are tuples (the result is then a tuple, ``Σ_b H[a][b] v_b`` per argument) or one Tensor each."""
+    single = not isinstance(primals, (tuple, list))
+    ps = (primals,) if single else tuple(primals)
+    vs = (v,) if single and not isinstance(v, (tuple, list)) else tuple(v)
     nums = tuple(range(len(ps)))
-    vs = [_like(t, _as_float_tensor(p, "hvp"), "hvp vector") for t, p in zip(vs, ps)]
-
-    def grad_dot_v(*xs: Tensor) -> Tensor:
-        return _dot(grad(f, nums)(*xs), vs)
-
-    hv = grad(grad_dot_v, nums)(*ps)
+    _, hv = jvp(grad(f, nums), ps, vs)
     return hv[0] if single else hv
+
+
+# ----------------------------------------------------------------------------- vmap
+def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0) -> Callable[..., Any]:
+    """``f`` mapped over a batch axis: ``vmap(f)(xs)[k] == f(xs[k])`` for every k, computed in one
+    pass of batched ops (each op's batching rule, ``batching.py``), not a Python loop.
+
+    ``in_axes``: the batch axis of every argument (an int), or per argument (a tuple; None for an
+    argument shared by every example, e.g. the parameters in ``vmap(grad(loss), in_axes=(None, 0, 0))``).
+    ``out_axes``: where the batch axis goes in each result (int, or a tuple per result)."""
+
+    @functools.wraps(f)
+    def vmapped(*args: Any) -> Any:
+        axes = in_axes if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
+        if len(axes) != len(args):
+            raise ValueError(f"vmap: in_axes has {len(axes)} entries for {len(args)} arguments")
+        size = None
+        with new_level() as level:
+            wrapped = []
+            for a, ax in zip(args, axes):
+                if ax is None:
+                    wrapped.append(a)
+                    continue
+                leaves, structure = flatten(a)
+                new = []
+                for x in leaves:
+                    x = as_tensor(x)
+                    if x.ndim == 0:
+                        raise ValueError("vmap: cannot map over an axis of a 0-d argument")
+                    k = ax % x.ndim
+                    if size is None:
+                        size = x.shape[k]
+                    elif x.shape[k] != size:
+                        raise ValueError(f"vmap: batch axes of different sizes, {size} and {x.shape[k]}")
+                    new.append(Batched.of(level, x, k))
+                wrapped.append(unflatten(structure, new))
+            if size is None:
+                raise ValueError("vmap: no argument is mapped (all in_axes are None)")
+            out = f(*wrapped)
+            leaves, structure = flatten(out)
+            o_axes = out_axes if isinstance(out_axes, (tuple, list)) else (out_axes,) * len(leaves)
+            results = [_unbatch(y, level, size, ax) for y, ax in zip(leaves, o_axes)]
+        return unflatten(structure, results)
+
+    return vmapped
+
+
+def _unbatch(y: Any, level: int, size: int, out_axis: int) -> Any:
+    """One result of a vmapped function as a stack with its batch axis at ``out_axis``."""
+    if isinstance(y, Batched) and y.level == level:
+        v = front(y.value, y.bdim)
+    elif isinstance(y, Tensor):  # the same for every example
+        v = y.reshape((1,) + y.shape).expand((size,) + y.shape)
+    else:
+        return y
+    k = out_axis % v.ndim
+    if k:
+        axes = list(range(1, v.ndim))
+        axes.insert(k, 0)
+        v = v.transpose(*axes)
+    return v
+

@@ -25,6 +25,7 @@ class _State(threading.local):
     grad_enabled = True  # ops record a graph
     anomaly = False  # ops check for NaN/Inf and remember where they were created
     watchers: tuple[Callable[[Any], None], ...] = ()  # see watch_gradients
+    levels: frozenset = frozenset()  # the levels of the function transformations running (tracing.py)
     #: use what the fast layer (``tinygrad_np.fast``) registered at the engine's seams; off with
     #: TINYGRAD_NP_FAST=0 or ``tinygrad_np.fast.disabled()``: the same results, the textbook code
     fast = os.environ.get("TINYGRAD_NP_FAST", "1") != "0"

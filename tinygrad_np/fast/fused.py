@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..batching import composite
 from ..engine import LOWERED_VJPS, Function, Tensor, register
 from ..nn.layers import Linear, ReLU, Sigmoid, Tanh
 from ..nn.module import FUSED_PAIRS
@@ -50,6 +51,8 @@ class LinearAct(Function):
 
     def vjp(self, i, g, y):
         return LinearOp.vjp(self, i, ACTIVATIONS[self.activation].vjp(self, 0, g, y), y)
+
+    batch = classmethod(composite(lambda *xs, activation: Tensor.apply(activation, Tensor.apply("linear", *xs))))
 
     def jvp(self, i, t, y):
         return ACTIVATIONS[self.activation].jvp(self, 0, LinearOp.jvp(self, i, t, y), y)

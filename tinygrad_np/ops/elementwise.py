@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..batching import elementwise
 from ..engine import Function, register
 from ..functions import where
 
 
+class Elementwise(Function):
+    """Base of the elementwise ops; under vmap each runs once on the whole stack (``batching.elementwise``)."""
+
+    batch = classmethod(elementwise)
+
+
 @register("add")
-class Add(Function):
+class Add(Elementwise):
     """y = a + b.   VJP: ā = g, b̄ = g.   JVP: ẏ = ȧ + ḃ."""
 
     forward = staticmethod(np.add)
@@ -26,7 +33,7 @@ class Add(Function):
 
 
 @register("sub")
-class Sub(Function):
+class Sub(Elementwise):
     """y = a - b.   VJP: ā = g, b̄ = -g.   JVP: ẏ = ȧ - ḃ."""
 
     forward = staticmethod(np.subtract)
@@ -39,7 +46,7 @@ class Sub(Function):
 
 
 @register("mul")
-class Mul(Function):
+class Mul(Elementwise):
     """y = a * b.   VJP: ā = g b, b̄ = g a.   JVP: ẏ = ȧ b + a ḃ."""
 
     forward = staticmethod(np.multiply)
@@ -54,7 +61,7 @@ class Mul(Function):
 
 
 @register("div")
-class Div(Function):
+class Div(Elementwise):
     """y = a / b.   VJP: ā = g / b, b̄ = -g a / b².   JVP: ẏ = ȧ / b - a ḃ / b²."""
 
     forward = staticmethod(np.divide)
@@ -69,7 +76,7 @@ class Div(Function):
 
 
 @register("pow")
-class Pow(Function):
+class Pow(Elementwise):
     """y = a ** b.   VJP: ā = g b a^(b-1), b̄ = g y log a.   JVP: ẏ = ȧ b a^(b-1) + ḃ y log a.
     (b̄ needs a > 0; it is only computed where b requires grad.)"""
 
@@ -85,7 +92,7 @@ class Pow(Function):
 
 
 @register("maximum")
-class Maximum(Function):
+class Maximum(Elementwise):
     """y = max(a, b).   VJP: ā = g·([a > b] + ½[a = b]), b̄ = g·([b > a] + ½[a = b])  (ties split
     g evenly).   JVP: ẏ = ȧ·(...) + ḃ·(...), the same weights."""
 
@@ -115,7 +122,7 @@ class Minimum(Maximum):
 
 
 @register("where")
-class Where(Function):
+class Where(Elementwise):
     """y = a where c else b (c boolean, not differentiated).   VJP: ā = g·[c], b̄ = g·[¬c].
     JVP: ẏ = ȧ where c else ḃ."""
 
@@ -134,7 +141,7 @@ class Where(Function):
 
 
 @register("neg")
-class Neg(Function):
+class Neg(Elementwise):
     """y = -a.   VJP: ā = -g.   JVP: ẏ = -ȧ."""
 
     forward = staticmethod(np.negative)
@@ -146,7 +153,7 @@ class Neg(Function):
 
 
 @register("exp")
-class Exp(Function):
+class Exp(Elementwise):
     """y = exp(a).   VJP: ā = g y.   JVP: ẏ = ȧ y."""
 
     forward = staticmethod(np.exp)
@@ -158,7 +165,7 @@ class Exp(Function):
 
 
 @register("log")
-class Log(Function):
+class Log(Elementwise):
     """y = log(a).   VJP: ā = g / a.   JVP: ẏ = ȧ / a."""
 
     forward = staticmethod(np.log)
@@ -170,7 +177,7 @@ class Log(Function):
 
 
 @register("sqrt")
-class Sqrt(Function):
+class Sqrt(Elementwise):
     """y = √a.   VJP: ā = g / (2y).   JVP: ẏ = ȧ / (2y)."""
 
     forward = staticmethod(np.sqrt)
@@ -182,7 +189,7 @@ class Sqrt(Function):
 
 
 @register("abs")
-class Abs(Function):
+class Abs(Elementwise):
     """y = |a|.   VJP: ā = g sign(a)  (subgradient 0 at a = 0, as in PyTorch).   JVP: ẏ = ȧ sign(a)."""
 
     forward = staticmethod(np.abs)
@@ -194,7 +201,7 @@ class Abs(Function):
 
 
 @register("sign")
-class Sign(Function):
+class Sign(Elementwise):
     """y = sign(a) ∈ {-1, 0, 1}.   VJP: ā = 0.   JVP: ẏ = 0  (piecewise constant)."""
 
     forward = staticmethod(np.sign)
@@ -206,7 +213,7 @@ class Sign(Function):
 
 
 @register("tanh")
-class Tanh(Function):
+class Tanh(Elementwise):
     """y = tanh(a).   VJP: ā = g (1 - y²).   JVP: ẏ = ȧ (1 - y²)."""
 
     forward = staticmethod(np.tanh)
@@ -218,7 +225,7 @@ class Tanh(Function):
 
 
 @register("sigmoid")
-class Sigmoid(Function):
+class Sigmoid(Elementwise):
     """y = 1 / (1 + exp(-a)), computed without overflow.   VJP: ā = g y (1 - y).   JVP: ẏ = ȧ y (1 - y)."""
 
     @staticmethod
@@ -233,7 +240,7 @@ class Sigmoid(Function):
 
 
 @register("relu")
-class ReLU(Function):
+class ReLU(Elementwise):
     """y = max(a, 0).   VJP: ā = g·[a > 0]  (subgradient ReLU'(0) = 0, as in PyTorch).   JVP: ẏ = ȧ·[a > 0]."""
 
     @staticmethod
@@ -247,7 +254,7 @@ class ReLU(Function):
 
 
 @register("leaky_relu")
-class LeakyReLU(Function):
+class LeakyReLU(Elementwise):
     """y = a if a > 0 else s·a.   VJP: ā = g if a > 0 else s·g  (slope s at a = 0).   JVP: the same in ȧ."""
 
     @staticmethod
@@ -261,7 +268,7 @@ class LeakyReLU(Function):
 
 
 @register("clip")
-class Clip(Function):
+class Clip(Elementwise):
     """y = min(max(a, lo), hi).   VJP: ā = g·[lo ≤ a ≤ hi]  (inclusive at the bounds, as in PyTorch).
     JVP: ẏ = ȧ·[lo ≤ a ≤ hi]."""
 
@@ -280,7 +287,7 @@ class Clip(Function):
 
 
 @register("cast")
-class Cast(Function):
+class Cast(Elementwise):
     """y = a converted to ``dtype``.   VJP: ā = g converted back to a's dtype.   JVP: ẏ = ȧ converted.
     (Differentiable between float dtypes; a cast to an integer or bool dtype is a constant.)"""
 
@@ -295,7 +302,7 @@ class Cast(Function):
         return t.astype(self.dtype)
 
 
-class Comparison(Function):
+class Comparison(Elementwise):
     """Elementwise comparisons: boolean results, so never recorded (nothing to differentiate)."""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..batching import composite, front
 from ..engine import Function, Tensor, register
 
 
@@ -41,6 +42,33 @@ class MatMul(Function):
         a, b = self.inputs
         return t @ b if i == 0 else a @ t
 
+    @classmethod
+    def batch(cls, values, bdims, params, level):
+        """One matmul of the stacks: 1-D examples promoted to matrices, ranks aligned after the batch
+        axis, the promoted axes dropped again. A batched a against an unbatched matrix b is one GEMM."""
+        (a, b), (ba, bb) = values, bdims
+        if bb is None and b.ndim == 2:  # (B, ..., k) @ (k, m): NumPy broadcasts it as one product
+            return Tensor.apply(cls, front(a, ba), b), 0
+        ra, rb = a.ndim - (ba is not None), b.ndim - (bb is not None)
+        a2 = front(a, ba) if ba is not None else a
+        b2 = front(b, bb) if bb is not None else b
+        if ra == 1:
+            a2 = a2.reshape(a2.shape[:-1] + (1, a2.shape[-1]))
+        if rb == 1:
+            b2 = b2.reshape(b2.shape + (1,))
+        rank = max(ra, rb, 2)  # per example, after promotion
+        if ba is not None:
+            a2 = a2.reshape(a2.shape[:1] + (1,) * (rank - a2.ndim + 1) + a2.shape[1:])
+        else:
+            a2 = a2.reshape((1,) * (rank - a2.ndim + 1) + a2.shape)
+        if bb is not None:
+            b2 = b2.reshape(b2.shape[:1] + (1,) * (rank - b2.ndim + 1) + b2.shape[1:])
+        else:
+            b2 = b2.reshape((1,) * (rank - b2.ndim + 1) + b2.shape)
+        y = Tensor.apply(cls, a2, b2)  # (..., n, m): drop the axes the promotion added
+        shape = y.shape[:-2] + (() if ra == 1 else y.shape[-2:-1]) + (() if rb == 1 else y.shape[-1:])
+        return y.reshape(shape), 0
+
 
 @register("linear")
 class Linear(Function):
@@ -67,6 +95,14 @@ class Linear(Function):
     def jvp(self, i, t, y):
         x, w = self.inputs[:2]
         return t @ w if i == 0 else x @ t if i == 1 else t
+
+    @classmethod
+    def batch(cls, values, bdims, params, level):
+        """A batched x against shared weights: the examples are more rows, one GEMM. Per-example
+        weights: x @ W + b through matmul's and add's rules."""
+        if all(b is None for b in bdims[1:]):
+            return Tensor.apply(cls, front(values[0], bdims[0]), *values[1:]), 0
+        return composite(lambda x, w, b=None: x @ w if b is None else x @ w + b)(cls, values, bdims, params, level)
 
 
 def ones(n: int, dtype: np.dtype) -> Tensor:

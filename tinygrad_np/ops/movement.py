@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..batching import batch_size, front, stacked
 from ..engine import Function, Tensor, register
 from .reduce import normalize_axes
 
@@ -33,6 +34,11 @@ class Reshape(Function):
     def jvp(self, i, t, y):
         return t.reshape(y.shape)
 
+    @classmethod
+    def batch(cls, values, bdims, params, level):
+        v = front(values[0], bdims[0])
+        return v.reshape((v.shape[0],) + tuple(params["shape"])), 0
+
 
 @register("transpose")
 class Transpose(Function):
@@ -52,6 +58,11 @@ class Transpose(Function):
 
     def jvp(self, i, t, y):
         return t.transpose(self.axes)
+
+    @classmethod
+    def batch(cls, values, bdims, params, level):
+        v = front(values[0], bdims[0])
+        return v.transpose((0,) + tuple(a % (v.ndim - 1) + 1 for a in params["axes"])), 0
 
 
 @register("expand")
@@ -73,6 +84,27 @@ class Expand(Function):
 
     def jvp(self, i, t, y):
         return t.expand(self.shape)
+
+    @classmethod
+    def batch(cls, values, bdims, params, level):
+        """The example's axes padded with size-1 axes to the target's rank, then broadcast."""
+        v, shape = front(values[0], bdims[0]), tuple(params["shape"])
+        v = v.reshape(v.shape[:1] + (1,) * (len(shape) - v.ndim + 1) + v.shape[1:])
+        return v.expand(v.shape[:1] + shape), 0
+
+
+def batched_index(index: Any) -> tuple[tuple, int]:
+    """An example's index applied to a stack with the batch axis first: the index with a full
+    slice in front, and where the batch axis ends up (NumPy moves the axes of advanced indices
+    that are not next to each other in front of all others)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    advanced = [k for k, p in enumerate(parts) if isinstance(p, np.ndarray) or isinstance(p, (list, bool, np.bool_))]
+    apart = bool(advanced) and advanced[-1] - advanced[0] + 1 != len(advanced)
+    if not apart:
+        return (slice(None),) + parts, 0
+    arrays = [np.asarray(parts[k]) for k in advanced]
+    ndim = len(np.broadcast_shapes(*[a.shape if a.dtype.kind != "b" else (int(a.sum()),) for a in arrays]))
+    return (slice(None),) + parts, ndim
 
 
 def picks_each_once(index: Any) -> bool:
@@ -102,6 +134,11 @@ class GetItem(Function):
     def jvp(self, i, t, y):
         return t[self.index]
 
+    @classmethod
+    def batch(cls, values, bdims, params, level):
+        index, bdim = batched_index(params["index"])
+        return Tensor.apply(cls, front(values[0], bdims[0]), index=index), bdim
+
 
 @register("scatter_add")
 class ScatterAdd(Function):
@@ -122,6 +159,16 @@ class ScatterAdd(Function):
 
     def jvp(self, i, t, y):
         return Tensor.apply("scatter_add", t, index=self.index, shape=self.shape)
+
+    @classmethod
+    def batch(cls, values, bdims, params, level):
+        """The examples' g, arranged as ``getitem`` of the stack would return them, scattered at once."""
+        index, bdim = batched_index(params["index"])
+        g = front(values[0], bdims[0])
+        if bdim:  # the index puts the batch axis after the advanced-index axes: arrange g so
+            g = g.transpose(list(range(1, bdim + 1)) + [0] + list(range(bdim + 1, g.ndim)))
+        size = values[0].shape[bdims[0]]
+        return Tensor.apply(cls, g, index=index, shape=(size,) + tuple(params["shape"])), 0
 
 
 @register("concatenate")
@@ -152,6 +199,12 @@ class Concatenate(Function):
     def jvp(self, i, t, y):
         return Tensor.apply("scatter_add", t, index=self.slot(i, y.ndim), shape=y.shape)
 
+    @classmethod
+    def batch(cls, values, bdims, params, level):
+        size = batch_size(values, bdims)
+        args = [stacked(v, b, size) for v, b in zip(values, bdims)]
+        return Tensor.apply(cls, *args, axis=params.get("axis", 0) % (args[0].ndim - 1) + 1), 0
+
 
 @register("stack")
 class Stack(Function):
@@ -175,3 +228,9 @@ class Stack(Function):
 
     def jvp(self, i, t, y):
         return Tensor.apply("scatter_add", t, index=self.slot(i, y.ndim), shape=y.shape)
+
+    @classmethod
+    def batch(cls, values, bdims, params, level):
+        size = batch_size(values, bdims)
+        args = [stacked(v, b, size) for v, b in zip(values, bdims)]
+        return Tensor.apply(cls, *args, axis=params.get("axis", 0) % args[0].ndim + 1), 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..batching import front, stacked
 from ..engine import Function, Tensor, register
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -49,3 +50,16 @@ class CrossEntropy(Function):
     def jvp(self, i, t, y):
         per_row = (self.direction() * t).sum(axis=1)
         return per_row if self.reduction == "none" else per_row.mean() if self.reduction == "mean" else per_row.sum()
+
+    @classmethod
+    def batch(cls, values, bdims, params, level):
+        """Every example's rows as rows of one (B·N, C) batch, reduced per example afterwards."""
+        (z, labels), (bz, bl) = values, bdims
+        size = z.shape[bz] if bz is not None else labels.shape[bl]
+        z = stacked(z, bz, size)
+        labels = stacked(labels, bl, size)
+        n, c = z.shape[1], z.shape[2]
+        losses = Tensor.apply(cls, z.reshape(size * n, c), labels.reshape(size * n), reduction="none").reshape(size, n)
+        reduction = params.get("reduction", "mean")
+        return (losses if reduction == "none" else losses.mean(axis=1) if reduction == "mean"
+                else losses.sum(axis=1)), 0

@@ -10,6 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..batching import along_axis, front, reduction
 from ..engine import Function, Tensor, register
 from ..functions import where
 
@@ -35,7 +36,10 @@ def kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]
 
 
 class Reduction(Function):
-    """Base of the reductions: ``axes`` of the input, and ``spread``/``kept`` for the rules."""
+    """Base of the reductions: ``axes`` of the input, and ``spread``/``kept`` for the rules.
+    Under vmap the axes shift past the batch axis (``batching.reduction``)."""
+
+    batch = classmethod(reduction)
 
     def axes(self) -> tuple[int, ...]:
         return normalize_axes(self.axis, self.inputs[0].ndim, self.op_name)
@@ -202,6 +206,8 @@ class LogSumExp(Reduction):
 class Softmax(Function):
     """y = exp(a - logsumexp(a)) along axis.   VJP: ā = y · (g - Σ_axis g y).   JVP: ẏ = y · (ȧ - Σ_axis ȧ y)."""
 
+    batch = classmethod(along_axis)  # the axis shifts past the batch axis
+
     @staticmethod
     def forward(a, axis=-1):
         axes = normalize_axes(axis, a.ndim, "softmax")
@@ -218,6 +224,8 @@ class Softmax(Function):
 class LogSoftmax(Function):
     """y = (a - m) - log Σ exp(a - m) along axis, m the max (so the rounding happens at the scale of
     y, not of the max).   VJP: ā = g - exp(y) · Σ_axis g.   JVP: ẏ = ȧ - Σ_axis exp(y) ȧ."""
+
+    batch = classmethod(along_axis)  # the axis shifts past the batch axis
 
     @staticmethod
     def forward(a, axis=-1):
@@ -241,6 +249,16 @@ class IndexReduction(Function):
     @classmethod
     def forward(cls, a, axis=None, keepdims=False):
         return cls.pick(a, axis=axis, keepdims=keepdims)
+
+    @classmethod
+    def batch(cls, values, bdims, params, level):
+        """Along one axis: shifted past the batch axis; over all axes: each example flattened."""
+        v = front(values[0], bdims[0])
+        ndim, axis = v.ndim - 1, params["axis"]
+        if axis is not None:
+            return Tensor.apply(cls, v, axis=axis % max(ndim, 1) + 1, keepdims=params["keepdims"]), 0
+        out = Tensor.apply(cls, v.reshape(v.shape[0], -1), axis=1)
+        return (out.reshape((v.shape[0],) + (1,) * ndim) if params["keepdims"] else out), 0
 
 
 @register("argmax")
