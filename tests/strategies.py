@@ -128,7 +128,8 @@ def floats(lo: float = -BOUND, hi: float = BOUND):
 
 
 def arrays(shape, elements=None):
-    """float64 arrays of ``shape`` (a shape or a strategy of shapes) with finite entries (default: floats in [-3, 3])."""
+    """float64 arrays of ``shape`` (a shape or a strategy of shapes) with finite entries
+    (default: floats in [-3, 3])."""
     shape = shape if isinstance(shape, st.SearchStrategy) else tuple(shape)
     return hnp.arrays(np.float64, shape, elements=elements if elements is not None else floats())
 

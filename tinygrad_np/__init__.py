@@ -21,7 +21,9 @@ from .functions import (
     log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, mul, neg, pow, relu, reshape, sigmoid, softmax,
     sqrt, squeeze, stack, std, sub, sum, swapaxes, tanh, transpose, unsqueeze, var, where,
 )
-from .modes import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, watch_gradients
+from .modes import (
+    AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, watch_gradients,
+)
 from . import nn, optim, data  # noqa: E402
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck, gradgradcheck  # noqa: E402
 from . import functional, viz  # noqa: E402

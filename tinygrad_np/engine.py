@@ -189,7 +189,8 @@ class Tensor(TensorMethods):
 
     def __repr__(self) -> str:
         body = np.array2string(self._data, separator=", ", precision=4, threshold=20, prefix="Tensor(")
-        extra = f", grad_fn={self._ctx!r}" if self._ctx is not None else ", requires_grad=True" if self.requires_grad else ""
+        extra = (f", grad_fn={self._ctx!r}" if self._ctx is not None
+                 else ", requires_grad=True" if self.requires_grad else "")
         return f"Tensor({body}, dtype={self.dtype}{extra})"
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":

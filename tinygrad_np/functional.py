@@ -87,7 +87,8 @@ def _check_outputs(out: Any, what: str) -> list[Tensor]:
     leaves, _ = flatten(out)
     for y in leaves:
         if not isinstance(y, Tensor):
-            raise TypeError(f"{what}: f must return a Tensor (or tuples/lists/dicts of Tensors), got {type(y).__name__}")
+            raise TypeError(f"{what}: f must return a Tensor (or tuples/lists/dicts of Tensors), "
+                            f"got {type(y).__name__}")
         if y.dtype.kind != "f":
             raise TypeError(f"{what}: f must return floating point Tensors, got dtype {y.dtype}")
     return leaves

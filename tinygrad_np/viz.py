@@ -268,14 +268,22 @@ def save_json(tensor: Tensor, path: str | os.PathLike[str], **kwargs: Any) -> No
 _FORMATS = ("svg", "png")
 
 
-def render(tensor: Tensor, path: str | os.PathLike[str], format: str = "svg", **kwargs: Any) -> str:  # noqa: A002
-    """Draw the graph to ``path`` (``format`` "svg" or "png") with Graphviz's ``dot``; returns the path.
+def render(tensor: Tensor, path: str | os.PathLike[str], format: str | None = None, **kwargs: Any) -> str:  # noqa: A002
+    """Draw the graph to ``path`` with Graphviz's ``dot``; returns the path.
 
-    ``kwargs`` go to ``to_dot`` (``name_map``, ``grads``, ``show_grads``). The file is written
-    atomically. Raises ``GraphvizNotFoundError`` when ``dot`` is not installed.
+    The format is the path's suffix (``.svg`` or ``.png``); ``format`` may say it too, and must then
+    agree with the suffix (a ``.png`` file always holds PNG bytes). ``kwargs`` go to ``to_dot``
+    (``name_map``, ``grads``, ``show_grads``). The file is written atomically. Raises
+    ``GraphvizNotFoundError`` when ``dot`` is not installed.
     """
+    suffix = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
+    if format is None:
+        format = suffix or "svg"  # noqa: A001
     if format not in _FORMATS:
         raise ValueError(f"render: format must be one of {_FORMATS}, not {format!r}")
+    if suffix and suffix != format:
+        raise ValueError(f"render: format {format!r} does not match the file name {os.fspath(path)!r}; "
+                         f"name the file .{format} or pass format={suffix!r}")
     dot = shutil.which("dot")
     if dot is None:
         raise GraphvizNotFoundError(

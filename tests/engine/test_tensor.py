@@ -279,7 +279,8 @@ def test_shape_helpers():
 def test_constant_arrays_take_the_tensors_float_dtype():
     """float32 stays float32 even against a float64 ndarray constant (no silent promotion)."""
     x = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
-    for y in (x * np.ones(3), np.ones(3) + x, x / np.full(3, 2.0), tg.where(np.array([True, False, True]), x, np.zeros(3))):
+    mask = np.array([True, False, True])
+    for y in (x * np.ones(3), np.ones(3) + x, x / np.full(3, 2.0), tg.where(mask, x, np.zeros(3))):
         assert y.dtype == np.float32
         y.sum().backward()
         assert x.grad.dtype == np.float32

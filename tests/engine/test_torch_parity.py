@@ -13,7 +13,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import strategies as S
 from op_cases import DIFFERENTIABLE_OPS, OP_CASES
 from tinygrad_np import OPS, Tensor, autograd_grad
 

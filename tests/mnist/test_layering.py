@@ -8,63 +8,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+import import_graph as G
+
 REPO = Path(__file__).resolve().parents[2]
 APP = REPO / "mnist"
 #: the tinygrad_np modules the app may import (the public API)
 PUBLIC = {"tinygrad_np", "tinygrad_np.nn", "tinygrad_np.nn.functional", "tinygrad_np.optim", "tinygrad_np.data"}
 
 
-def module_name(path: Path, root: Path = REPO) -> str:
-    parts = list(path.relative_to(root).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
 def modules(package: Path = APP, root: Path = REPO) -> dict[str, Path]:
-    return {module_name(p, root): p for p in package.rglob("*.py")}
-
-
-def imports(path: Path, name: str, known: set[str]) -> set[str]:
-    """Every module ``path`` imports, anywhere in the file (also inside functions)."""
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
-            target = ".".join(base + ([node.module] if node.module else []))
-            for alias in node.names:
-                sub = f"{target}.{alias.name}"
-                found.add(sub if sub in known else target)
-    return found
+    return G.modules(package, root)
 
 
 def graph(package: Path = APP, root: Path = REPO) -> dict[str, set[str]]:
-    mods = modules(package, root)
-    known = set(mods)
-    return {name: {m for m in imports(path, name, known) if m in known and m != name} for name, path in mods.items()}
+    return G.graph(package, root)
 
 
-def find_cycle(g: dict[str, set[str]]) -> list[str] | None:
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(n: str) -> list[str] | None:
-        state[n] = 1
-        stack.append(n)
-        for m in sorted(g[n]):
-            if state.get(m) == 1:
-                return stack[stack.index(m):] + [m]
-            if m not in state and (cycle := visit(m)):
-                return cycle
-        stack.pop()
-        state[n] = 2
-        return None
-
-    for n in sorted(g):
-        if n not in state and (cycle := visit(n)):
-            return cycle
-    return None
+imports, find_cycle = G.imports, G.find_cycle
 
 
 def test_the_cycle_finder_sees_lazy_and_relative_imports(tmp_path):

@@ -1,12 +1,8 @@
 """Tests for tinygrad_np.optim: update rules, in-place discipline, state dicts, schedules."""
 from __future__ import annotations
 
-import glob
 import io
 import math
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest

@@ -15,7 +15,6 @@ from hypothesis import given
 import strategies as S
 from custom_ops import AllAtOnce
 from tinygrad_np import GradcheckError, GradcheckReport, OPS, Tensor, gradcheck
-from tinygrad_np import Function
 from tinygrad_np.gradcheck import FULL_MODE_LIMIT
 
 RNG = np.random.default_rng(1234)

@@ -13,7 +13,6 @@ import strategies as S
 from op_cases import DIFFERENTIABLE_OPS, OP_CASES, SMOOTH_OPS
 from custom_ops import AllAtOnce
 from tinygrad_np import OPS, Tensor
-from tinygrad_np import Function
 from tinygrad_np.gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 gradcheck_module = importlib.import_module("tinygrad_np.gradcheck")

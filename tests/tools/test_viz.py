@@ -17,7 +17,7 @@ import pytest
 import tinygrad_np as tg
 from custom_ops import AllAtOnce
 from tinygrad_np import viz
-from tinygrad_np.engine import Function, topological_order
+from tinygrad_np.engine import topological_order
 from tinygrad_np import Tensor
 from tinygrad_np.viz import GraphvizNotFoundError, render, save_json, to_dot, to_json, trace_backward
 

@@ -29,10 +29,15 @@ def enabled() -> bool:
 
 
 @contextlib.contextmanager
-def disabled() -> Iterator[None]:
-    """Inside the block (this thread) the textbook engine runs alone: the same results, slower."""
-    saved, modes.state.fast = modes.state.fast, False
+def switched(on: bool) -> Iterator[None]:
+    """Inside the block (this thread) the fast layer is on or off."""
+    saved, modes.state.fast = modes.state.fast, bool(on)
     try:
         yield
     finally:
         modes.state.fast = saved
+
+
+def disabled() -> contextlib.AbstractContextManager[None]:
+    """Inside the block (this thread) the textbook engine runs alone: the same results, slower."""
+    return switched(False)

@@ -3,8 +3,8 @@
 Shapes follow this package's ``(fan_in, fan_out)`` weight layout (``y = x @ W + b``), so by
 default ``fan_in = shape[0]`` and ``fan_out = prod(shape[1:])``. Values are drawn in float64
 from a ``numpy.random.Generator`` and cast to ``dtype`` at the end, so one seed gives the same
-parameters in any dtype (up to rounding). ``kaiming_normal`` makes exactly the Generator call
-of ``mnist.reference.init_params`` (``rng.standard_normal(shape) * sqrt(2 / fan_in)``).
+parameters in any dtype (up to rounding). ``kaiming_normal`` draws
+``rng.standard_normal(shape) * sqrt(2 / fan_in)``, the usual He initialisation in one Generator call.
 
 Every initializer has the signature ``init(shape, rng=None, dtype=float32, ...)``;
 ``rng`` is a Generator, an int seed, or None (fresh OS entropy).

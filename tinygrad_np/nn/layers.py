@@ -26,7 +26,7 @@ def _t(x: Any) -> Tensor:
 
 def _as_input(x: Any, dtype: np.dtype, where: Module) -> Tensor:
     """``x`` as a Tensor of ``dtype``. Constants (arrays, or Tensors that do not require grad)
-    are cast, like ``mnist.reference`` casts X; a differentiable input of another dtype is an
+    are cast to the parameters' dtype; a differentiable input of another dtype is an
     error (a cast would cut it off the graph)."""
     if not isinstance(x, Tensor):
         return Tensor(np.asarray(x, dtype=dtype))
@@ -40,7 +40,7 @@ def _as_input(x: Any, dtype: np.dtype, where: Module) -> Tensor:
 class Linear(Module):
     """Affine map ``y = x @ W + b``.
 
-    ``weight`` has shape ``(in_features, out_features)`` -- the layout of ``mnist.reference``
+    ``weight`` has shape ``(in_features, out_features)`` -- the layout of ``y = x @ W``
     and the *transpose* of PyTorch's ``(out_features, in_features)`` -- so no transpose is needed
     in forward. ``bias`` has shape ``(out_features,)`` and starts at zero. ``init`` names the
     weight initializer (see ``nn.init``; default Kaiming-normal, N(0, 2/in_features)) or is a

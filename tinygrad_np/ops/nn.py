@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..batching import front, stacked
+from ..batching import stacked
 from ..engine import Function, Tensor, register
 
 REDUCTIONS = ("mean", "sum", "none")
