@@ -62,9 +62,11 @@ def test_adjointness_of_jvp_and_vjp(name, dtype, data):
     jtu = vjp_fn(Tensor(u))
     forward = _flat_dot(u, jt.data)
     reverse = sum(_flat_dot(g.data, t) for g, t in zip(jtu, ts))
-    # rounding of the two sums: |u|·|J t| and |Jᵀu|·|t| scaled by the dtype's epsilon
-    scale = np.sqrt(_flat_dot(u, u) * _flat_dot(jt.data, jt.data)) + sum(
-        np.sqrt(_flat_dot(g.data, g.data) * _flat_dot(t, t)) for g, t in zip(jtu, ts))
+    # the rounding of the two sides: the sizes of the products |u|·|J t| and |Jᵀu|·|t|, and |u|·|t|
+    # for the terms that cancel inside a rule (softmax's t - Σ t y, say), times the dtype's epsilon
+    norm = lambda a: np.sqrt(_flat_dot(a, a))  # noqa: E731
+    t_norm = np.sqrt(sum(_flat_dot(t, t) for t in ts))
+    scale = norm(u) * (norm(jt.data) + t_norm) + sum(norm(g.data) * norm(t) for g, t in zip(jtu, ts))
     eps = np.finfo(dtype).eps
     assert abs(forward - reverse) <= 64 * eps * (scale + 1e-30), (name, forward, reverse)
 
