@@ -28,6 +28,7 @@ from . import nn, optim, data  # noqa: E402
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck, gradgradcheck  # noqa: E402
 from . import functional, viz  # noqa: E402
 from .functional import grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, linearize, value_and_grad, vjp, vmap  # noqa: E402
+from .custom import checkpoint, custom_jvp, custom_vjp  # noqa: E402
 from . import fast  # noqa: E402  (registers the fast layer at the engine's seams)
 from .fast.jit import TraceError, traced_step  # noqa: E402
 
@@ -43,6 +44,6 @@ __all__ = [
     "squeeze", "unsqueeze", "expand_dims", "flatten", "concatenate", "stack",
     "nn", "optim", "data", "gradcheck", "gradgradcheck", "GradcheckReport", "GradcheckError",
     "functional", "viz", "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian",
-    "hessian", "hvp", "vmap",
+    "hessian", "hvp", "vmap", "custom_vjp", "custom_jvp", "checkpoint",
     "fast", "traced_step", "TraceError",
 ]

@@ -17,10 +17,11 @@ rule next to them. An op without a rule raises a TypeError naming it.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Sequence
 
 from .engine import Function, Tensor
-from .tracing import Tracer
+from .tracing import Tracer, as_tensor, flatten, new_level, unflatten
 
 Rule = Callable[..., tuple[Tensor, Any]]
 
@@ -113,3 +114,65 @@ def composite(fn: Callable[..., Tensor]) -> Rule:
         return (out.value, out.bdim) if isinstance(out, Batched) and out.level == level else (out, None)
 
     return rule
+
+
+# ----------------------------------------------------------------------------- vmap
+def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0) -> Callable[..., Any]:
+    """``f`` mapped over a batch axis: ``vmap(f)(xs)[k] == f(xs[k])`` for every k, computed in one
+    pass of batched ops (each op's batching rule, ``batching.py``), not a Python loop.
+
+    ``in_axes``: the batch axis of every argument (an int), or per argument (a tuple; None for an
+    argument shared by every example, e.g. the parameters in ``vmap(grad(loss), in_axes=(None, 0, 0))``).
+    ``out_axes``: where the batch axis goes in each result (int, or a tuple per result)."""
+
+    @functools.wraps(f)
+    def vmapped(*args: Any) -> Any:
+        axes = in_axes if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
+        if len(axes) != len(args):
+            raise ValueError(f"vmap: in_axes has {len(axes)} entries for {len(args)} arguments")
+        size = None
+        with new_level() as level:
+            wrapped = []
+            for a, ax in zip(args, axes):
+                if ax is None:
+                    wrapped.append(a)
+                    continue
+                leaves, structure = flatten(a)
+                new = []
+                for x in leaves:
+                    x = as_tensor(x)
+                    if x.ndim == 0:
+                        raise ValueError("vmap: cannot map over an axis of a 0-d argument")
+                    k = ax % x.ndim
+                    if size is None:
+                        size = x.shape[k]
+                    elif x.shape[k] != size:
+                        raise ValueError(f"vmap: batch axes of different sizes, {size} and {x.shape[k]}")
+                    new.append(Batched.of(level, x, k))
+                wrapped.append(unflatten(structure, new))
+            if size is None:
+                raise ValueError("vmap: no argument is mapped (all in_axes are None)")
+            out = f(*wrapped)
+            leaves, structure = flatten(out)
+            o_axes = out_axes if isinstance(out_axes, (tuple, list)) else (out_axes,) * len(leaves)
+            results = [_unbatch(y, level, size, ax) for y, ax in zip(leaves, o_axes)]
+        return unflatten(structure, results)
+
+    return vmapped
+
+
+def _unbatch(y: Any, level: int, size: int, out_axis: int) -> Any:
+    """One result of a vmapped function as a stack with its batch axis at ``out_axis``."""
+    if isinstance(y, Batched) and y.level == level:
+        v = front(y.value, y.bdim)
+    elif isinstance(y, Tensor):  # the same for every example
+        v = y.reshape((1,) + y.shape).expand((size,) + y.shape)
+    else:
+        return y
+    k = out_axis % v.ndim
+    if k:
+        axes = list(range(1, v.ndim))
+        axes.insert(k, 0)
+        v = v.transpose(*axes)
+    return v
+

@@ -387,11 +387,11 @@ def backward_step(y: Tensor, g: Tensor, lowered: dict | None = None) -> list[tup
     if lowered is not None and not (y.level or g.level):
         rule = lowered.get(type(fn), rule)
     state = modes.state
-    checked = state.anomaly
+    checked, inputs = state.anomaly, fn.inputs
     grads = []
     for i, needed in enumerate(fn.needs_input_grad):
         if needed:
-            x = fn.inputs[i]
+            x = inputs[i]
             raw = checked_vjp(rule, fn, i, g, y) if checked else rule(fn, i, g, y)
             if raw is None:  # the rule says: no gradient flows to this input (as a zero would)
                 continue
@@ -433,7 +433,9 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Tensor], *, inputs: Se
         grads[key] = gx if key not in grads else grads[key] + gx
 
     results: list[Tensor | None] = [None] * len(inputs or ())
-    with modes.set_grad_enabled(create_graph):
+    state = modes.state
+    saved_mode, state.grad_enabled = state.grad_enabled, create_graph  # the VJPs are recorded only if asked
+    try:
         for root, seed in zip(roots, seeds):
             if root.requires_grad:
                 deliver(root, seed)
@@ -454,6 +456,8 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Tensor], *, inputs: Se
                 results[wanted[key]] = g
             else:
                 x.grad = g if x.grad is None else x.grad + g
+    finally:
+        state.grad_enabled = saved_mode
     return None if inputs is None else results
 
 
@@ -465,6 +469,20 @@ def checked_vjp(rule: Callable, fn: Function, i: int, g: Tensor, y: Tensor) -> T
                  f"input shape {fn.inputs[i].shape}, upstream gradient shape {g.shape}",
                  getattr(fn, "created_at", "<unknown>"))
     return raw
+
+
+def saved_bytes(roots: Iterable[Tensor]) -> int:
+    """The bytes of the arrays the graph behind ``roots`` keeps for backward (the nodes' inputs and
+    outputs; an array and its views counted once): what ``checkpoint`` trades for a second forward."""
+    arrays: dict[int, int] = {}
+    for t in topological_order(roots):
+        for x in (*t._ctx.inputs, t):
+            a = x._data
+            while a is not None and a.base is not None:
+                a = a.base
+            if a is not None:
+                arrays[id(a)] = a.nbytes
+    return sum(arrays.values())
 
 
 class _RetainGrad:

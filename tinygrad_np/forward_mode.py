@@ -14,7 +14,7 @@ such ops in forward mode.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -47,8 +47,9 @@ class Dual(Tracer):
             if self.own(x) and x.tangent is not None:
                 part = rule(node, i, x.tangent, y)
                 if part is not None:
+                    part = conform_tangent(node, i, part, primals[i], y)
                     tangent = part if tangent is None else tangent + part
-        return Dual.of(self.level, y, None if tangent is None else conform_tangent(tangent, y))
+        return Dual.of(self.level, y, tangent)
 
     @property
     def data(self):
@@ -56,12 +57,22 @@ class Dual(Tracer):
         return self.primal.data
 
 
-def conform_tangent(t: Tensor, y: Tensor) -> Tensor:
-    """A tangent in its output's shape and dtype: broadcast where the op broadcast its input
-    (the dual of the engine's un-broadcast), cast where it promoted the input's dtype."""
+def conform_tangent(node: Function, i: int, t: Any, x: Tensor, y: Tensor) -> Tensor:
+    """Input ``i``'s share of the tangent in the output's shape and dtype: broadcast where the op
+    broadcast the input (the dual of the engine's un-broadcast), cast where it promoted the
+    input's dtype to the output's. Anything else is a wrong JVP rule, and raises naming the op."""
+    if not isinstance(t, Tensor) or (t.shape != y.shape and not _broadcasts(t.shape, y.shape)) \
+            or (t.dtype != y.dtype and t.dtype != x.dtype):
+        raise RuntimeError(f"{node.name}'s JVP for input {i} returned {type(t).__name__} of shape "
+                           f"{getattr(t, 'shape', '?')} and dtype {getattr(t, 'dtype', '?')} for an output "
+                           f"of shape {y.shape} and dtype {y.dtype} (input dtype {x.dtype})")
     if t.shape != y.shape:
         t = t.expand(y.shape)
     return t if t.dtype == y.dtype else t.astype(y.dtype)
+
+
+def _broadcasts(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    return len(shape) <= len(target) and all(n == m or n == 1 for n, m in zip(shape[::-1], target[::-1]))
 
 
 def jvp_rule(cls: type[Function]) -> Callable[..., Tensor | None]:

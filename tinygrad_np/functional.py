@@ -18,50 +18,17 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .batching import Batched, front
+from .batching import vmap
 from .engine import Tensor
 from .forward_mode import Dual
 from .reverse_mode import GradTracer, lower, vjp_at_level
 from .modes import enable_grad
-from .tracing import as_tensor, new_level
+from .tracing import as_tensor, flatten, new_level, tree_map, unflatten
 
 Argnums = int | Sequence[int]
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian", "hessian", "hvp",
            "vmap"]
-
-
-# ----------------------------------------------------------------------------- pytrees
-def flatten(tree: Any) -> tuple[list[Any], Any]:
-    """The leaves of nested tuples, lists and dicts (in order), and the structure to rebuild them."""
-    if isinstance(tree, (tuple, list)):
-        parts = [flatten(x) for x in tree]
-        return [leaf for p in parts for leaf in p[0]], (type(tree), [p[1] for p in parts])
-    if isinstance(tree, dict):
-        parts = [flatten(tree[k]) for k in tree]
-        return [leaf for p in parts for leaf in p[0]], (dict, (list(tree), [p[1] for p in parts]))
-    return [tree], None
-
-
-def unflatten(structure: Any, leaves: Sequence[Any]) -> Any:
-    """The inverse of ``flatten``."""
-    it = iter(leaves)
-
-    def build(s: Any) -> Any:
-        if s is None:
-            return next(it)
-        kind, inner = s
-        if kind is dict:
-            keys, subs = inner
-            return {k: build(sub) for k, sub in zip(keys, subs)}
-        return kind(build(sub) for sub in inner)
-
-    return build(structure)
-
-
-def tree_map(fn: Callable[[Any], Any], tree: Any) -> Any:
-    leaves, structure = flatten(tree)
-    return unflatten(structure, [fn(x) for x in leaves])
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -361,65 +328,3 @@ def hvp(f: Callable[..., Tensor], primals: Any, v: Any) -> Any:
     nums = tuple(range(len(ps)))
     _, hv = jvp(grad(f, nums), ps, vs)
     return hv[0] if single else hv
-
-
-# ----------------------------------------------------------------------------- vmap
-def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0) -> Callable[..., Any]:
-    """``f`` mapped over a batch axis: ``vmap(f)(xs)[k] == f(xs[k])`` for every k, computed in one
-    pass of batched ops (each op's batching rule, ``batching.py``), not a Python loop.
-
-    ``in_axes``: the batch axis of every argument (an int), or per argument (a tuple; None for an
-    argument shared by every example, e.g. the parameters in ``vmap(grad(loss), in_axes=(None, 0, 0))``).
-    ``out_axes``: where the batch axis goes in each result (int, or a tuple per result)."""
-
-    @functools.wraps(f)
-    def vmapped(*args: Any) -> Any:
-        axes = in_axes if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
-        if len(axes) != len(args):
-            raise ValueError(f"vmap: in_axes has {len(axes)} entries for {len(args)} arguments")
-        size = None
-        with new_level() as level:
-            wrapped = []
-            for a, ax in zip(args, axes):
-                if ax is None:
-                    wrapped.append(a)
-                    continue
-                leaves, structure = flatten(a)
-                new = []
-                for x in leaves:
-                    x = as_tensor(x)
-                    if x.ndim == 0:
-                        raise ValueError("vmap: cannot map over an axis of a 0-d argument")
-                    k = ax % x.ndim
-                    if size is None:
-                        size = x.shape[k]
-                    elif x.shape[k] != size:
-                        raise ValueError(f"vmap: batch axes of different sizes, {size} and {x.shape[k]}")
-                    new.append(Batched.of(level, x, k))
-                wrapped.append(unflatten(structure, new))
-            if size is None:
-                raise ValueError("vmap: no argument is mapped (all in_axes are None)")
-            out = f(*wrapped)
-            leaves, structure = flatten(out)
-            o_axes = out_axes if isinstance(out_axes, (tuple, list)) else (out_axes,) * len(leaves)
-            results = [_unbatch(y, level, size, ax) for y, ax in zip(leaves, o_axes)]
-        return unflatten(structure, results)
-
-    return vmapped
-
-
-def _unbatch(y: Any, level: int, size: int, out_axis: int) -> Any:
-    """One result of a vmapped function as a stack with its batch axis at ``out_axis``."""
-    if isinstance(y, Batched) and y.level == level:
-        v = front(y.value, y.bdim)
-    elif isinstance(y, Tensor):  # the same for every example
-        v = y.reshape((1,) + y.shape).expand((size,) + y.shape)
-    else:
-        return y
-    k = out_axis % v.ndim
-    if k:
-        axes = list(range(1, v.ndim))
-        axes.insert(k, 0)
-        v = v.transpose(*axes)
-    return v
-

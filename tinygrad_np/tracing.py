@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -90,6 +90,38 @@ def new_level() -> Iterator[int]:
         yield level
     finally:
         state.levels = state.levels - {level}
+
+
+def flatten(tree: Any) -> tuple[list[Any], Any]:
+    """The leaves of nested tuples, lists and dicts (in order), and the structure to rebuild them."""
+    if isinstance(tree, (tuple, list)):
+        parts = [flatten(x) for x in tree]
+        return [leaf for p in parts for leaf in p[0]], (type(tree), [p[1] for p in parts])
+    if isinstance(tree, dict):
+        parts = [flatten(tree[k]) for k in tree]
+        return [leaf for p in parts for leaf in p[0]], (dict, (list(tree), [p[1] for p in parts]))
+    return [tree], None
+
+
+def unflatten(structure: Any, leaves: Sequence[Any]) -> Any:
+    """The inverse of ``flatten``."""
+    it = iter(leaves)
+
+    def build(s: Any) -> Any:
+        if s is None:
+            return next(it)
+        kind, inner = s
+        if kind is dict:
+            keys, subs = inner
+            return {k: build(sub) for k, sub in zip(keys, subs)}
+        return kind(build(sub) for sub in inner)
+
+    return build(structure)
+
+
+def tree_map(fn: Callable[[Any], Any], tree: Any) -> Any:
+    leaves, structure = flatten(tree)
+    return unflatten(structure, [fn(x) for x in leaves])
 
 
 def as_tensor(x: Any) -> Tensor:

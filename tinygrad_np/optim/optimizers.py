@@ -82,8 +82,8 @@ class Optimizer:
             grad = p.grad
             if grad is None:
                 continue
-            g = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
-            data = p.data
+            g = grad._data if isinstance(grad, Tensor) else np.asarray(grad)  # (the arrays themselves:
+            data = p._data  # the optimizer is part of the library, and writes only through update_)
             if g.shape != data.shape or (g.dtype is not data.dtype and g.dtype != data.dtype):
                 raise ValueError(f"{type(self).__name__}: parameter {i} has shape {data.shape} and dtype "
                                  f"{data.dtype} but its grad has shape {g.shape} and dtype {g.dtype}")
