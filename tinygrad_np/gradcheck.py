@@ -25,6 +25,7 @@ import numpy as np
 
 from .autograd import grad as autograd_grad
 from .engine import Tensor
+from .functional import hvp, jvp, vjp, vmap
 from .modes import enable_grad, no_grad
 
 DEFAULTS = {  # dtype -> (eps, atol, rtol); float64 as in PyTorch's gradcheck
@@ -133,16 +134,22 @@ def gradcheck(
     raise_exception: bool = True,
     seed: int = 0,
     nsamples: int = SAMPLE_SIZE,
+    ad: str = "reverse",
 ) -> GradcheckReport:
-    """Compare backward's gradients of ``fn(*inputs)`` with finite differences.
+    """Compare ``fn``'s derivatives with finite differences.
 
     ``inputs``: Tensors (those with ``requires_grad`` are checked) or arrays (float ones are
     checked). ``fn`` returns a Tensor or a tuple of Tensors of any shape. Tolerance defaults
     depend on the dtype (float64: eps 1e-6, atol 1e-5, rtol 1e-3). Returns a report that is
     truthy iff the check passed; raises ``GradcheckError`` on failure if ``raise_exception``.
+
+    ``ad="reverse"`` (default) checks the VJPs (one backward pass, ``uᵀJ``); ``ad="forward"``
+    checks the JVPs (forward mode, ``uᵀ(J d)`` for each probed direction d, all in one pass).
     """
     if method not in ("central", "forward"):
         raise ValueError(f"gradcheck: method must be 'central' or 'forward', got {method!r}")
+    if ad not in ("reverse", "forward"):
+        raise ValueError(f"gradcheck: ad must be 'reverse' or 'forward', got {ad!r}")
     xs = _as_inputs(inputs)
     diff = [i for i, x in enumerate(xs) if x.requires_grad]
     if not diff:
@@ -185,20 +192,42 @@ def gradcheck(
     for i in diff:
         data = bufs[i]
         if mode == "fast":
-            v = rng.standard_normal(data.shape)
-            entries.append(_probe(phi, f0, data, v, eps, method, atol, rtol, i, (),
-                                  float(np.sum(analytic[i] * v))))
-            continue
-        flat_ids = np.arange(data.size)
-        if mode == "sample" and data.size > nsamples:
-            flat_ids = np.sort(rng.choice(data.size, size=nsamples, replace=False))
-        for j in flat_ids:
-            idx = np.unravel_index(int(j), data.shape)
-            direction = np.zeros(data.shape)
-            direction[idx] = 1.0
-            entries.append(_probe(phi, f0, data, direction, eps, method, atol, rtol, i,
-                                  tuple(int(k) for k in idx), float(analytic[i][idx])))
+            directions, labels = rng.standard_normal((1,) + data.shape), [()]
+        else:
+            flat_ids = np.arange(data.size)
+            if mode == "sample" and data.size > nsamples:
+                flat_ids = np.sort(rng.choice(data.size, size=nsamples, replace=False))
+            directions = np.zeros((len(flat_ids), data.size))
+            directions[np.arange(len(flat_ids)), flat_ids] = 1.0
+            directions = directions.reshape((len(flat_ids),) + data.shape)
+            labels = [tuple(int(k) for k in np.unravel_index(int(j), data.shape)) for j in flat_ids]
+        if ad == "reverse":
+            values = [float(np.sum(analytic[i] * d)) for d in directions]
+        else:
+            values = _forward_mode_values(fn, xs, i, directions, us)
+        for direction, label, value in zip(directions, labels, values):
+            entries.append(_probe(phi, f0, data, direction, eps, method, atol, rtol, i, label, value))
     return _report(entries, method, mode, str(dtype), eps, atol, rtol, raise_exception)
+
+
+def _forward_mode_values(fn: Callable[..., Any], xs: list[Tensor], i: int, directions: np.ndarray,
+                         us: list[np.ndarray]) -> list[float]:
+    """``uᵀ(J d)`` for each direction ``d`` of input ``i``, by forward mode: one ``jvp`` of ``fn``,
+    mapped over the directions with ``vmap`` (a single pass)."""
+    primals = tuple(Tensor(x.data) for x in xs)
+    weights = [Tensor(u) for u in us]
+
+    def projected(d: Tensor) -> Tensor:
+        tangents = tuple(d.astype(p.dtype) if k == i else Tensor(np.zeros(p.shape, p.dtype))
+                         for k, p in enumerate(primals))
+        _, ts = jvp(lambda *a: tuple(_outputs(fn(*a))), primals, tangents)
+        total = None
+        for t, u in zip(ts, weights):
+            term = (t.astype(np.float64) * u).sum()
+            total = term if total is None else total + term
+        return total
+
+    return [float(v) for v in vmap(projected)(Tensor(directions)).data]
 
 
 def _random_upstream(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -312,3 +341,76 @@ def gradgradcheck(
                       f"{n}.. the grad_outputs v) do not match finite differences\n{report}",)
         raise error
     return report
+
+
+# ----------------------------------------------------------------------------- Taylor remainders
+@dataclass
+class TaylorReport:
+    """The remainders of ``u·f`` along a direction, their fitted log-log slopes, and the verdict.
+
+    ``first[k] = |φ(hₖ) - φ(0) - hₖ φ'(0)|`` must fall like h² (slope 2) if the first derivative is
+    right; ``second[k]``, which also removes ``hₖ²/2 φ''(0)``, like h³ (slope 3) if the second is.
+    φ(h) = ⟨u, f(x + h v)⟩ for random u and v; φ'(0) from reverse mode, φ''(0) from ``hvp``."""
+
+    steps: np.ndarray
+    first: np.ndarray
+    second: np.ndarray
+    slope_first: float
+    slope_second: float
+    passed: bool
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        rows = "\n".join(f"  {h:10.3e} {a:12.4e} {b:12.4e}" for h, a, b in zip(self.steps, self.first, self.second))
+        return (f"taylor test {'PASSED' if self.passed else 'FAILED'}: slope of the first-order remainder "
+                f"{self.slope_first:.2f} (expect 2), of the second-order one {self.slope_second:.2f} (expect 3)\n"
+                f"  {'h':>10} {'|r1(h)|':>12} {'|r2(h)|':>12}\n{rows}")
+
+
+def taylor_test(fn: Callable[..., Any], inputs: Any, *, steps: np.ndarray | None = None, seed: int = 0,
+                tolerance: float = 0.3) -> TaylorReport:
+    """The Taylor-remainder test of ``fn``'s first and second derivatives (float64 inputs).
+
+    Slopes are fitted over the steps where the remainder stands clear of rounding (above
+    1e4 machine epsilons of |φ(0)|); the test passes when they are within ``tolerance`` of 2 and 3.
+    """
+    xs = [x for x in _as_inputs(inputs)]
+    rng = np.random.default_rng(seed)
+    steps = np.logspace(-1, -4, 10) if steps is None else np.asarray(steps, dtype=np.float64)
+    primals = tuple(Tensor(x.data.astype(np.float64)) for x in xs)
+    with no_grad():
+        outs = _outputs(fn(*primals))
+    us = [Tensor(_random_upstream(rng, o.shape)) for o in outs]
+    vs = tuple(Tensor(rng.standard_normal(p.shape)) for p in primals)
+
+    def phi(*args: Tensor) -> Tensor:
+        total = None
+        for y, u in zip(_outputs(fn(*args)), us):
+            term = (y * u).sum()
+            total = term if total is None else total + term
+        return total
+
+    _, vjp_fn = vjp(phi, *primals)
+    slope = sum(float(np.sum(g.data * v.data)) for g, v in zip(vjp_fn(Tensor(np.array(1.0))), vs))
+    hv = hvp(phi, primals, vs)
+    curvature = sum(float(np.sum(h.data * v.data)) for h, v in zip(hv, vs))
+    with no_grad():
+        f0 = float(phi(*primals).data)
+        values = np.array([float(phi(*[Tensor(p.data + h * v.data) for p, v in zip(primals, vs)]).data)
+                           for h in steps])
+    first = np.abs(values - f0 - steps * slope)
+    second = np.abs(values - f0 - steps * slope - 0.5 * steps ** 2 * curvature)
+    floor = 1e4 * np.finfo(np.float64).eps * max(abs(f0), 1.0)
+    slope_first, slope_second = _fitted_slope(steps, first, floor), _fitted_slope(steps, second, floor)
+    passed = abs(slope_first - 2) <= tolerance and (abs(slope_second - 3) <= tolerance or np.all(second <= floor))
+    return TaylorReport(steps, first, second, slope_first, slope_second, bool(passed))
+
+
+def _fitted_slope(steps: np.ndarray, remainders: np.ndarray, floor: float) -> float:
+    """The least-squares slope of log r against log h, over the points above ``floor``."""
+    keep = remainders > floor
+    if keep.sum() < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(steps[keep]), np.log(remainders[keep]), 1)[0])

@@ -372,3 +372,39 @@ def test_inputs_are_not_modified():
     np.testing.assert_array_equal(x, before)
     np.testing.assert_array_equal(t.data, t_before)
     assert t.grad is None
+
+
+# ----------------------------------------------------------------------------- forward mode and Taylor
+class CubeWrongJVP(AllAtOnce):
+    """y = a³ with the right VJP and a JVP 2% off."""
+
+    @staticmethod
+    def forward(a):
+        return a ** 3
+
+    def vjps(self, g, out):
+        return (g * self.inputs[0] * self.inputs[0] * 3.0,)
+
+    def jvp(self, i, t, y):
+        return t * self.inputs[0] * self.inputs[0] * 3.06
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_forward_mode_gradcheck_checks_the_jvp_rules(mode):
+    x = [RNG.uniform(0.5, 2.0, size=(2, 3))]
+    assert gradcheck(lambda a: (a.tanh() * a.exp()).sum(axis=0), x, ad="forward", mode=mode).passed
+    wrong = custom(CubeWrongJVP)
+    assert gradcheck(wrong, x, mode=mode).passed  # reverse mode cannot see the JVP
+    report = gradcheck(wrong, x, ad="forward", mode=mode, raise_exception=False)
+    assert not report.passed and report.mismatches >= 1
+
+
+def test_taylor_remainders_fall_with_slopes_two_and_three():
+    from tinygrad_np.gradcheck import taylor_test
+
+    x = RNG.standard_normal((3, 4))
+    report = taylor_test(lambda a: (a.tanh() * a.exp()).sum(axis=1), [x])
+    assert report and abs(report.slope_first - 2) < 0.1 and abs(report.slope_second - 3) < 0.1
+    assert "expect 2" in str(report)
+    off = taylor_test(custom(SquareSlightlyOff), [x])  # a gradient 1% off: r1 ~ 0.01 h, slope 1
+    assert not off and abs(off.slope_first - 1) < 0.25
