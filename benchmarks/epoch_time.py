@@ -327,7 +327,25 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     info = machine_info()
     threads = args.threads or info["blas"].get("threads")
     notes: dict[str, str] = {}
-    results = []
+    results: list[dict[str, Any]] = []
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    def make_report() -> dict[str, Any]:
+        return {
+            "benchmark": "epoch_time",
+            "command": "python -m benchmarks.epoch_time " + " ".join(sys.argv[1:] if argv is None else argv),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "machine": info,
+            "settings": {"data": data_kind, "samples": len(X), "dtype": "float32", "optimizer": "SGD",
+                         "lr": args.lr, "reps": args.reps, "warmup": args.warmup, "block": args.block,
+                         "torch_threads": threads, "peers": [p.name for p in args.peer_classes],
+                         "wait_quiet_s": args.wait_quiet, "grad_rtol": GRAD_RTOL},
+            "peer_notes": notes,
+            "peak_gemm_gflops": peak,
+            "baseline": BASELINE,
+            "results": results,
+        }
+
     with tempfile.TemporaryDirectory(prefix="epoch_time_") as tmp:
         workers: list[Worker] = []
         try:
@@ -343,27 +361,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                     results.append(bench_config(sizes, b, X, y, reps=args.reps, warmup=args.warmup, lr=args.lr,
                                                 peak=peak, seed=args.seed, block=args.block, workers=workers,
                                                 threads=threads, wait_quiet=args.wait_quiet))
+                    # the configurations done so far, in case the run is cut short
+                    atomic_write_text(args.out / "epoch_time.json", json.dumps(make_report(), indent=2))
         finally:
             for w in workers:
                 w.close()
-    report = {
-        "benchmark": "epoch_time",
-        "command": "python -m benchmarks.epoch_time " + " ".join(sys.argv[1:] if argv is None else argv),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": info,
-        "settings": {"data": data_kind, "samples": len(X), "dtype": "float32", "optimizer": "SGD",
-                     "lr": args.lr, "reps": args.reps, "warmup": args.warmup, "block": args.block,
-                     "torch_threads": threads, "peers": [p.name for p in args.peer_classes],
-                     "wait_quiet_s": args.wait_quiet,
-                     "grad_rtol": GRAD_RTOL},
-        "peer_notes": notes,
-        "peak_gemm_gflops": peak,
-        "baseline": BASELINE,
-        "results": results,
-    }
+    report = make_report()
     md = epoch_markdown(report)
     print(md)
-    args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out / "epoch_time.json", json.dumps(report, indent=2))
     atomic_write_text(args.out / "epoch_time.md", md)
     epoch_plot(report, args.out / "epoch_time.png")

@@ -4,7 +4,8 @@
 
 For every op in the package's op registry (``tg.OPS``; each op needs a case here): the NumPy call alone, the op under ``no_grad`` (wrapping
 only), the op while recording a graph, and forward + backward. On 4-element tensors the array
-work is negligible, so the differences are the framework's Python overhead per op.
+work is negligible, so the differences are the framework's Python overhead per op. Ops whose
+results cannot be differentiated (comparisons, argmax) have no forward + backward time.
 """
 from __future__ import annotations
 
@@ -66,6 +67,20 @@ CASES: dict[str, tuple[Callable[[], Any], Callable[[Any, Any], Any]]] = {
     "stack": (lambda: np.stack([a, b]), lambda A, B: tg.stack([A, B])),
     "cross_entropy": (lambda: (np.log(np.exp(a).sum(axis=1)) - a[[0, 1], labels]).mean(),
                       lambda A, B: F.cross_entropy(A, labels)),
+    "linear_act": (lambda: np.maximum(a @ b + b[0], 0),
+                   lambda A, B: tg.Tensor.apply("linear_act", A, B, B[0], activation="relu")),
+    "sign": (lambda: np.sign(a), lambda A, B: A.sign()),
+    "std": (lambda: a.std(axis=0), lambda A, B: A.std(axis=0)),
+    "cast": (lambda: a.astype(np.float64), lambda A, B: A.astype(np.float64)),
+    # not differentiable (integer or boolean results): no forward+backward column
+    "argmax": (lambda: a.argmax(axis=0), lambda A, B: A.argmax(axis=0)),
+    "argmin": (lambda: a.argmin(axis=0), lambda A, B: A.argmin(axis=0)),
+    "equal": (lambda: a == b, lambda A, B: A == B),
+    "not_equal": (lambda: a != b, lambda A, B: A != B),
+    "less": (lambda: a < b, lambda A, B: A < B),
+    "less_equal": (lambda: a <= b, lambda A, B: A <= B),
+    "greater": (lambda: a > b, lambda A, B: A > B),
+    "greater_equal": (lambda: a >= b, lambda A, B: A >= B),
 }
 
 
@@ -74,7 +89,7 @@ def _us(f: Callable[[], Any], number: int) -> float:
 
 
 def measure(number: int = 2000) -> list[dict[str, Any]]:
-    missing = set(tg.OPS) - set(CASES)
+    missing = set(getattr(tg, "OPS", ())) - set(CASES)
     if missing:
         raise RuntimeError(f"op_overhead has no case for ops {sorted(missing)}")
     A, B = tg.Tensor(a), tg.Tensor(b)
@@ -91,12 +106,13 @@ def measure(number: int = 2000) -> list[dict[str, Any]]:
             out = tg_call(Ar, Br)
             out.backward(np.ones(out.shape, dtype=out.dtype))
 
+        differentiable = bool(getattr(tg_call(Ar, Br), "requires_grad", False))
         rows.append({
             "op": name,
             "numpy_us": _us(np_call, number),
             "no_grad_us": _us(no_grad, number),
             "recording_us": _us(lambda: tg_call(Ar, Br), number),
-            "fwd_bwd_us": _us(fwd_bwd, max(number // 4, 1)),
+            "fwd_bwd_us": _us(fwd_bwd, max(number // 4, 1)) if differentiable else None,
         })
     return rows
 

@@ -175,6 +175,7 @@ def overhead_markdown(rows: list[dict[str, Any]]) -> str:
     lines = ["| op | NumPy µs | tinygrad_np no_grad µs | tinygrad_np recording µs | forward+backward µs | "
              "overhead µs |", "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
+        fb = "-" if r["fwd_bwd_us"] is None else f"{r['fwd_bwd_us']:.2f}"
         lines.append(f"| {r['op']} | {r['numpy_us']:.2f} | {r['no_grad_us']:.2f} | {r['recording_us']:.2f} | "
-                     f"{r['fwd_bwd_us']:.2f} | {r['recording_us'] - r['numpy_us']:.2f} |")
+                     f"{fb} | {r['recording_us'] - r['numpy_us']:.2f} |")
     return "\n".join(lines) + "\n"

@@ -9,7 +9,7 @@
 
 Both are drawn by ``tinygrad_np.viz.render``, which needs Graphviz's ``dot``. The other figures
 the tour shows (``eps_sweep_smooth.png``, ``mlp_check.png``, ``mutants.png``) come from
-``python -m tinygrad_np.experiments`` (see docs/experiments.md).
+``python -m experiments`` (see docs/experiments.md).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 * ``eps-sweep``  (:mod:`.eps_sweep`): finite-difference error vs step size (the V shape);
 * ``mlp-check``  (:mod:`.mlp_check`): MNIST MLP gradients, autograd vs hand-derived vs finite differences;
-* ``mutants``    (:mod:`.mutants`): injected wrong backward rules, and whether gradcheck catches them.
+* ``mutants``    (:mod:`.mutants`): injected wrong VJP and JVP rules, and which check catches each.
 
 See docs/experiments.md.
 """

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from typing import Sequence
 
-MODULES = {"eps-sweep": "eps_sweep", "mlp-check": "mlp_check", "mutants": "mutants"}
+from . import eps_sweep, mlp_check, mutants
+
+MODULES = {"eps-sweep": eps_sweep, "mlp-check": mlp_check, "mutants": mutants}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,8 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Gradient-checking experiments for tinygrad_np (outputs go to --out; see docs/experiments.md).",
     )
     sub = parser.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")
-    for name, module_name in MODULES.items():
-        module = importlib.import_module(f"{__package__ or 'experiments'}.{module_name}")
+    for name, module in MODULES.items():
         p = sub.add_parser(name, help=module.SUMMARY, description=module.HELP,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)

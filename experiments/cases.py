@@ -1,18 +1,22 @@
-"""Seeded per-op input generators for the experiments (no dependency on the tests folder).
+"""Seeded per-op input generators for the experiments (they do not depend on the tests folder).
 
-``CASES[name](rng)`` draws a ``Case`` for registry op ``name``: float64 inputs inside the
-op's domain, away from its kinks and ties (so finite differences are meaningful), plus the
-op's non-differentiable keyword parameters. Shapes are small (at most 4 per side, 3 dims).
-``Case.fn`` applies the op through ``Tensor.apply``, so a swapped ``OPS[name]`` is used.
+``seeded_case(name, seed, k)`` draws example number ``k`` of registry op ``name``: float64
+inputs inside the op's domain and away from its kinks and ties (so finite differences are
+meaningful), the op's keyword parameters, and its constant inputs (``where``'s condition,
+``cross_entropy``'s labels), which are not differentiated. Shapes are small (at most 4 per side,
+3 dims).
+
+A ``Case`` applies an op given by name or by class (``Tensor.apply`` takes either), so the
+experiments can run a subclass of the op's class (a mutant) without touching the registry.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from tinygrad_np import Tensor
+from tinygrad_np import Function, Tensor
 
 Rng = np.random.Generator
 GAP = 0.1  # minimum distance from a kink / between compared values (>> gradcheck's eps)
@@ -20,14 +24,42 @@ GAP = 0.1  # minimum distance from a kink / between compared values (>> gradchec
 
 @dataclass
 class Case:
-    """One drawn example of op ``name``: ``fn(*inputs)`` = ``Tensor.apply(name, *inputs, **params)``."""
+    """One drawn example of op ``name``.
+
+    ``inputs`` are the differentiable inputs (float64, in the op's input order), ``constants``
+    the other inputs by position (``where``'s condition at 0, ``cross_entropy``'s labels at 1),
+    ``params`` the keyword parameters. ``apply(op, *xs)`` runs ``op`` (a name or a Function
+    class) on ``xs`` with the constants put back in their places.
+    """
 
     name: str
     inputs: list[np.ndarray]
     params: dict[str, Any] = field(default_factory=dict)
+    constants: dict[int, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def positions(self) -> list[int]:
+        """The position of each differentiable input among the op's inputs."""
+        n = len(self.inputs) + len(self.constants)
+        return [k for k in range(n) if k not in self.constants]
+
+    def all_inputs(self, xs: Sequence[Any]) -> list[Any]:
+        """``xs`` (one per differentiable input) with the constant inputs inserted, as Tensors."""
+        out = list(xs)
+        for pos in sorted(self.constants):
+            out.insert(pos, Tensor(self.constants[pos]))
+        return out
+
+    def apply(self, op: str | type[Function], *xs: Tensor) -> Tensor:
+        return Tensor.apply(op, *self.all_inputs(xs), **self.params)
 
     def fn(self, *xs: Tensor) -> Tensor:
-        return Tensor.apply(self.name, *xs, **self.params)
+        """The registry op on ``xs``: ``Tensor.apply(name, ...)``."""
+        return self.apply(self.name, *xs)
+
+    def fn_for(self, op: str | type[Function]) -> Callable[..., Tensor]:
+        """``fn`` with ``op`` (e.g. a subclass of the op's class) in place of the registry op."""
+        return lambda *xs: self.apply(op, *xs)
 
     def describe(self) -> str:
         shapes = ", ".join(str(x.shape) for x in self.inputs)
@@ -50,7 +82,7 @@ def off_kink(rng: Rng, shp: tuple[int, ...], lo: float = GAP, hi: float = 2.0) -
 
 
 def distinct(rng: Rng, shp: tuple[int, ...]) -> np.ndarray:
-    """Entries at least 0.25 apart (no ties for max/min)."""
+    """Entries at least 0.25 apart (no ties for max/min, no zero spread for std)."""
     n = int(np.prod(shp, dtype=int))
     return ((rng.permutation(n) - n / 2) * 0.25 + rng.uniform(0, 0.05)).reshape(shp)
 
@@ -122,6 +154,7 @@ def factor_shape(rng: Rng, size: int) -> tuple[int, ...]:
 
 
 # ----------------------------------------------------------------------------- generators
+# Each returns (differentiable inputs, params) or (inputs, params, constants by position).
 def _unary(values: Callable[[Rng, tuple], np.ndarray], min_dims: int = 0) -> Callable[[Rng], tuple]:
     return lambda rng: ([values(rng, shape(rng, min_dims))], {})
 
@@ -148,7 +181,7 @@ def _separated(rng: Rng) -> tuple:
 def _where(rng: Rng) -> tuple:
     sa, sb = broadcast_pair(rng)
     sc = np.broadcast_shapes(sa, sb)
-    return [uniform(rng, sa), uniform(rng, sb)], {"cond": rng.random(sc) < 0.5}
+    return [uniform(rng, sa), uniform(rng, sb)], {}, {0: rng.random(sc) < 0.5}
 
 
 def _clip(rng: Rng) -> tuple:
@@ -167,6 +200,11 @@ def _leaky(rng: Rng) -> tuple:
     return [off_kink(rng, shape(rng))], {"negative_slope": float(rng.choice([0.01, 0.1, 0.5, 2.0]))}
 
 
+def _cast(rng: Rng) -> tuple:
+    """float64 to float64 (a float64 finite difference cannot see through a cast to float32)."""
+    return [uniform(rng, shape(rng))], {"dtype": np.dtype(np.float64)}
+
+
 def _matmul(rng: Rng) -> tuple:
     """1-D/2-D/batched operands; square matrices in half the draws (where a transposed VJP typechecks)."""
     if rng.random() < 0.5:
@@ -180,15 +218,25 @@ def _matmul(rng: Rng) -> tuple:
     return [uniform(rng, sa), uniform(rng, sb)], {}
 
 
-def _linear(rng: Rng) -> tuple:
-    """x, W, an optional bias and a fused activation; ReLU's pre-activations are redrawn until
-    they are off its kink (the op falls back to no activation if 100 draws do not manage)."""
+def _linear_inputs(rng: Rng) -> list[np.ndarray]:
+    """x (..., n_in) with 1-2 batch dims, W (n_in, n_out) and, in 70% of the draws, a bias (n_out,)."""
     n_in, n_out = (int(v) for v in rng.integers(1, 5, size=2))
     batch = shape(rng, 1, 2, 3)
     inputs = [uniform(rng, batch + (n_in,)), uniform(rng, (n_in, n_out))]
     if rng.random() < 0.7:
         inputs.append(uniform(rng, (n_out,)))
-    activation = (None, "relu", "tanh", "sigmoid")[int(rng.integers(4))]
+    return inputs
+
+
+def _linear(rng: Rng) -> tuple:
+    return _linear_inputs(rng), {}
+
+
+def _linear_act(rng: Rng) -> tuple:
+    """linear's inputs and an activation; ReLU's pre-activations are redrawn until they are off its
+    kink (tanh is used if 100 draws do not manage)."""
+    inputs = _linear_inputs(rng)
+    activation = ("relu", "tanh", "sigmoid")[int(rng.integers(3))]
     if activation == "relu":
         for _ in range(100):
             z = inputs[0] @ inputs[1] + (inputs[2] if len(inputs) == 3 else 0.0)
@@ -196,8 +244,8 @@ def _linear(rng: Rng) -> tuple:
                 break
             inputs = [uniform(rng, x.shape) for x in inputs]
         else:
-            activation = None
-    return inputs, ({} if activation is None else {"activation": activation})
+            activation = "tanh"
+    return inputs, {"activation": activation}
 
 
 def _reduction(values: Callable[[Rng, tuple], np.ndarray] = uniform) -> Callable[[Rng], tuple]:
@@ -208,11 +256,21 @@ def _reduction(values: Callable[[Rng, tuple], np.ndarray] = uniform) -> Callable
     return draw
 
 
-def _var(rng: Rng) -> tuple:
-    shp = shape(rng, 1)
-    params = axis_keepdims(rng, shp)
-    params["ddof"] = int(rng.integers(0, 2)) if reduced_count(shp, params["axis"]) > 1 else 0
-    return [uniform(rng, shp)], params
+def _var(std: bool) -> Callable[[Rng], tuple]:
+    """Any axis/keepdims and ddof 0 or 1 (1 only where each output averages > 1 entry); for std
+    distinct values over at least 2 entries (no zero spread, where its VJP is taken as 0)."""
+
+    def draw(rng: Rng) -> tuple:
+        shp = shape(rng, 1)
+        params = axis_keepdims(rng, shp)
+        n = reduced_count(shp, params["axis"])
+        if std and n < 2:
+            shp, params = (2,) + shp, {"axis": 0, "keepdims": params["keepdims"]}
+            n = 2
+        params["ddof"] = int(rng.integers(0, 2)) if n > 1 else 0
+        return [distinct(rng, shp) if std else uniform(rng, shp)], params
+
+    return draw
 
 
 def _softmax_like(rng: Rng) -> tuple:
@@ -264,8 +322,8 @@ def _stack(rng: Rng) -> tuple:
 
 def _cross_entropy(rng: Rng) -> tuple:
     n, c = (int(v) for v in rng.integers(1, 5, size=2))
-    return [uniform(rng, (n, c), -3.0, 3.0)], {
-        "labels": rng.integers(0, c, size=n), "reduction": str(rng.choice(["mean", "sum", "none"]))}
+    return ([uniform(rng, (n, c), -3.0, 3.0)], {"reduction": str(rng.choice(["mean", "sum", "none"]))},
+            {1: rng.integers(0, c, size=n)})
 
 
 _DRAW: dict[str, Callable[[Rng], tuple]] = {
@@ -274,11 +332,12 @@ _DRAW: dict[str, Callable[[Rng], tuple]] = {
     "pow": _binary(values_b=uniform, values_a=lambda r, s: uniform(r, s, 0.5, 2.5)),
     "neg": _unary(uniform), "exp": _unary(uniform),
     "log": _unary(lambda r, s: uniform(r, s, 0.2, 3.0)), "sqrt": _unary(lambda r, s: uniform(r, s, 0.2, 3.0)),
-    "abs": _unary(off_kink), "tanh": _unary(uniform), "sigmoid": _unary(lambda r, s: uniform(r, s, -4.0, 4.0)),
+    "abs": _unary(off_kink), "sign": _unary(off_kink), "tanh": _unary(uniform),
+    "sigmoid": _unary(lambda r, s: uniform(r, s, -4.0, 4.0)),
     "relu": _unary(off_kink), "leaky_relu": _leaky,
-    "maximum": _separated, "minimum": _separated, "where": _where, "clip": _clip,
-    "matmul": _matmul, "linear": _linear,
-    "sum": _reduction(), "mean": _reduction(), "var": _var,
+    "maximum": _separated, "minimum": _separated, "where": _where, "clip": _clip, "cast": _cast,
+    "matmul": _matmul, "linear": _linear, "linear_act": _linear_act,
+    "sum": _reduction(), "mean": _reduction(), "var": _var(std=False), "std": _var(std=True),
     "max": _reduction(distinct), "min": _reduction(distinct), "logsumexp": _reduction(),
     "softmax": _softmax_like, "log_softmax": _softmax_like,
     "reshape": _reshape, "transpose": _transpose, "expand": _expand,
@@ -289,8 +348,10 @@ _DRAW: dict[str, Callable[[Rng], tuple]] = {
 
 def draw_case(name: str, rng: Rng) -> Case:
     """One random example of op ``name`` (KeyError if the op has no generator)."""
-    inputs, params = _DRAW[name](rng)
-    return Case(name, [np.asarray(x, dtype=np.float64) for x in inputs], params)
+    drawn = _DRAW[name](rng)
+    inputs, params = drawn[0], drawn[1]
+    constants = drawn[2] if len(drawn) > 2 else {}
+    return Case(name, [np.asarray(x, dtype=np.float64) for x in inputs], params, constants)
 
 
 def has_generator(name: str) -> bool:

@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from matplotlib.figure import Figure
 
-from tinygrad_np import OPS, autograd_grad as grad, no_grad
-from tinygrad_np import Tensor
+from tinygrad_np import OPS, Tensor, autograd_grad as grad, no_grad
 
 from .cases import has_generator, seeded_case
-from .mlp_check import autograd_grads, build_model, make_problem
+from . import mlp_check
+from .mlp_check import autograd_grads, build_model
 
 DEFAULT_OUT = "runs/experiments/eps-sweep"
 METHODS = ("forward", "central", "richardson", "complex")
@@ -83,7 +84,7 @@ def op_problem(name: str, x0: float | None = None, seed: int = 0) -> Problem:
     if name not in OPS:
         raise ValueError(f"unknown op {name!r}; the registry has {sorted(OPS)}")
     if not has_generator(name):
-        raise ValueError(f"no input generator for op {name!r} (add one to tinygrad_np/experiments/cases.py)")
+        raise ValueError(f"no input generator for op {name!r} (add one to experiments/cases.py)")
     case = seeded_case(name, seed, 0)
     inputs = [x.copy() for x in case.inputs]
     with no_grad():
@@ -103,7 +104,7 @@ def op_problem(name: str, x0: float | None = None, seed: int = 0) -> Problem:
         arrays = [x.astype(np.result_type(t)) for x in inputs]
         arrays[0][idx] = t
         with no_grad():
-            y = Tensor.apply(name, *[Tensor(a) for a in arrays], **case.params).data
+            y = case.apply(name, *[Tensor(a) for a in arrays]).numpy()
         return np.sum(u * y)  # the projection uᵀy is done in float64 (complex128)
 
     def df(t: float, dtype: Any = np.float64) -> float:
@@ -122,24 +123,27 @@ def op_problem(name: str, x0: float | None = None, seed: int = 0) -> Problem:
 def mlp_problem(x0: float | None = None, seed: int = 0, activation: str = "relu") -> Problem:
     """The MNIST MLP's mean loss (20-16-10, batch 8, synthetic data) as a function of the
     first-layer weight with the largest gradient; complex step through the framework's forward."""
-    prob = make_problem(seed=seed, activation=activation)
+    prob = mlp_check.make_problem(seed=seed, activation=activation)
     g = autograd_grads(build_model(prob, np.float64), prob)[0]
     idx = np.unravel_index(int(np.argmax(np.abs(g))), g.shape)
     if x0 is not None:
         prob.params[0][idx] = x0
-    models: dict[Any, Any] = {}
+    models: dict[Any, Any] = {}  # dtype -> (model, its W1 as an array of that dtype)
 
     def f(t: Any) -> Any:
         dt = np.result_type(t)
         if dt not in models:  # one model per dtype; complex ones hold complex parameter arrays
             real = np.float32 if dt in (np.float32, np.complex64) else np.float64
-            models[dt] = build_model(prob, real)
-            for p in models[dt].param_list():
-                p.data = p.data.astype(dt)
-        model = models[dt]
-        model.param_list()[0].data[idx] = t
+            model = build_model(prob, real)
+            for p in model.param_list()[1:]:
+                p.data = p.numpy().astype(dt)  # replaced by an array of its own (assigning .data)
+            models[dt] = (model, model.param_list()[0].numpy().astype(dt))
+        model, w1 = models[dt]
+        w = w1.copy()
+        w[idx] = t
+        model.param_list()[0].data = w  # a fresh array each call, never written afterwards
         with no_grad():
-            return model.loss(prob.X.astype(model.dtype), prob.y, prob.loss).data[()]
+            return model.loss(prob.X.astype(model.dtype), prob.y, prob.loss).numpy()[()]
 
     def df(t: float, dtype: Any = np.float64) -> float:
         params = [p.astype(dtype).astype(np.float64) for p in prob.params]  # what f's dtype model holds
@@ -245,14 +249,10 @@ def write_outputs(result: SweepResult, out: Path) -> list[Path]:
 
 def plot(result: SweepResult, path: Path) -> Path:
     """Log-log error vs h, one panel per dtype, theory optima as dotted lines."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     dtypes = list(dict.fromkeys(r["dtype"] for r in result.rows))
     colors = dict(zip(METHODS, ("tab:blue", "tab:orange", "tab:green", "tab:red")))
-    fig, axes = plt.subplots(1, len(dtypes), figsize=(5.2 * len(dtypes), 4), dpi=80, sharey=True, squeeze=False)
+    fig = Figure(figsize=(5.2 * len(dtypes), 4), dpi=80)
+    axes = fig.subplots(1, len(dtypes), sharey=True, squeeze=False)
     for ax, dtype in zip(axes[0], dtypes):
         eps = float(np.finfo(dtype).eps)
         for method in METHODS:
@@ -276,7 +276,6 @@ def plot(result: SweepResult, path: Path) -> Path:
     fig.suptitle(f"{result.problem.description} at x = {result.problem.x0:.4g}{skip}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
@@ -296,9 +295,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     p.add_argument("--function", default="smooth", help="smooth (default), op:NAME (e.g. op:tanh) or mlp")
     p.add_argument("--x", type=float, default=None,
-                   help="the point x (default: 1.5 for smooth, the drawn entry for op:NAME, the weight's value for mlp)")
-    p.add_argument("--dtype", choices=("both", "float32", "float64"), default="both", help="dtypes to sweep (default both)")
-    p.add_argument("--activation", choices=("relu", "tanh", "sigmoid"), default="relu", help="MLP activation (mlp only)")
+                   help="the point x (default: 1.5 for smooth, the drawn entry for op:NAME, the weight's value "
+                        "for mlp)")
+    p.add_argument("--dtype", choices=("both", "float32", "float64"), default="both",
+                   help="dtypes to sweep (default both)")
+    p.add_argument("--activation", choices=("relu", "tanh", "sigmoid"), default="relu",
+                   help="MLP activation (mlp only)")
     p.add_argument("--seed", type=int, default=0, help="seed of the drawn op inputs / MLP (default 0)")
 
 

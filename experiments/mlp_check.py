@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
 
-from tinygrad_np import no_grad
+from tinygrad_np import Tensor, no_grad
 from tinygrad_np.gradcheck import DEFAULTS
 
 from mnist import reference
@@ -111,6 +113,15 @@ def relu_pattern(model: Any, problem: MLPProblem) -> list[np.ndarray] | None:
     return [A > 0 for A in reference.forward(params, problem.X, "relu")[1][1:]]
 
 
+def set_entry(p: Tensor, idx: tuple[int, ...], value: Any) -> None:
+    """``p[idx] = value`` in place, through the tensor's one write path (``update_``)."""
+
+    def write(a: np.ndarray) -> None:
+        a[idx] = value
+
+    p.update_(write)
+
+
 def fd_grads(model: Any, problem: MLPProblem, eps: float, max_entries: int,
              rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Central differences (NaN where an entry was not sampled) and, per entry, whether the
@@ -124,11 +135,11 @@ def fd_grads(model: Any, problem: MLPProblem, eps: float, max_entries: int,
             idx = np.unravel_index(int(j), p.shape)
             w = p.data[idx]
             hi, lo = w + p.dtype.type(eps), w - p.dtype.type(eps)
-            p.data[idx] = hi
+            set_entry(p, idx, hi)
             f_hi, pat_hi = loss_value(model, problem), relu_pattern(model, problem)
-            p.data[idx] = lo
+            set_entry(p, idx, lo)
             f_lo, pat_lo = loss_value(model, problem), relu_pattern(model, problem)
-            p.data[idx] = w
+            set_entry(p, idx, w)
             est[idx] = (f_hi - f_lo) / (float(hi) - float(lo))
             kink[idx] = pat_hi is not None and any((u != v).any() for u, v in zip(pat_hi, pat_lo))
         estimates.append(est)
@@ -213,17 +224,12 @@ def write_outputs(result: CheckResult, out: Path) -> list[Path]:
 
 def plot(result: CheckResult, path: Path) -> Path:
     """Heat map of log10 relative error (autograd vs finite differences) per weight matrix."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     names = result.problem.names()
     weights = [k for k, n in enumerate(names) if n.startswith("W")]
     dtypes = list(result.heat)
-    fig, axes = plt.subplots(len(dtypes), len(weights), figsize=(2.6 * len(weights) + 1.2, 2.8 * len(dtypes)),
-                             dpi=80, squeeze=False, layout="constrained")
-    cmap = plt.get_cmap("viridis").with_extremes(bad="0.85")
+    fig = Figure(figsize=(2.6 * len(weights) + 1.2, 2.8 * len(dtypes)), dpi=80, layout="constrained")
+    axes = fig.subplots(len(dtypes), len(weights), squeeze=False)
+    cmap = colormaps["viridis"].with_extremes(bad="0.85")
     im = None
     for i, dt in enumerate(dtypes):
         for j, k in enumerate(weights):
@@ -244,7 +250,6 @@ def plot(result: CheckResult, path: Path) -> Path:
                  f"{p.activation}/{p.loss}\n(grey: not sampled; red x: stencil crosses a ReLU kink)", fontsize=9)
     fig.colorbar(im, ax=axes, shrink=0.8, label="log10 relative error")
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
@@ -264,7 +269,8 @@ finite differences (norm ratio > 1e-6)."""
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
-    p.add_argument("--sizes", default=None, help="layer widths, e.g. 784,32,10 (default 20,16,10; 784,32,10 with --mnist)")
+    p.add_argument("--sizes", default=None,
+                   help="layer widths, e.g. 784,32,10 (default 20,16,10; 784,32,10 with --mnist)")
     p.add_argument("--batch", type=int, default=8, help="batch size (default 8)")
     p.add_argument("--seed", type=int, default=0, help="seed for weights, data and FD sampling (default 0)")
     p.add_argument("--activation", choices=("relu", "tanh", "sigmoid"), default="relu")
@@ -279,7 +285,8 @@ def main(args: argparse.Namespace) -> int:
     result = run(sizes, args.batch, args.seed, args.activation, args.loss, args.mnist, args.fd_entries)
     p = result.problem
     print(f"MLP {'-'.join(map(str, p.sizes))}, {p.activation}, {p.loss} loss, batch {len(p.y)} ({p.data}); "
-          f"FD: central, eps {DEFAULTS[np.dtype(np.float32)][0]:g} (float32) / {DEFAULTS[np.dtype(np.float64)][0]:g} (float64)")
+          f"FD: central, eps {DEFAULTS[np.dtype(np.float32)][0]:g} (float32) / "
+          f"{DEFAULTS[np.dtype(np.float64)][0]:g} (float64)")
     print("AG = autograd, REF = mnist/reference.py, FD = finite differences; rel = |a-b|/max(|b|, 1e-3 max|b|);\n"
           "kinks = FD entries whose stencil w±h crosses a ReLU kink (left out of the AG-FD columns)")
     print(table(result))

@@ -1,110 +1,154 @@
-"""Bug injection: does gradcheck catch plausible wrong backward rules?
+"""Bug injection: are plausible wrong VJP and JVP rules caught, and by the check meant to catch them?
 
-For every op in ``OPS`` a set of *mutants* (wrong VJPs: sign flip, dropped term, missing
-un-broadcast, transposed matmul gradient, forgotten keepdims, scaled by 2, upstream gradient
-ignored, wrong mask/subgradient, wrong axis, wrong dtype, ...) is swapped in, one at a time,
-and examples drawn by ``cases.py`` are checked until the mutant is caught or ``max_examples``
-pass. The op classes are never edited: a mutant is a subclass with an overridden
-``backward``, installed in ``OPS[name]`` by a context manager that restores it in ``finally``.
+A *mutant* is a subclass of an op's class whose ``vjp(self, i, g, y)`` (or ``jvp(self, i, t, y)``)
+is wrong in one designed way: a sign flip, a scale, the upstream gradient or tangent ignored, a
+dropped term, a wrong factor, axis or mask, forgotten keepdims, un-broadcasting done wrongly, a
+transposed matmul rule, a float32 result, an ndarray instead of a Tensor. The op classes and the
+registry are never touched: the harness applies the subclass itself (``Tensor.apply`` takes a
+class), on examples drawn by ``cases.py``, until the mutant is caught or ``max_examples`` pass.
 
-"Caught" means running backward + gradcheck on the example failed, in one of three ways:
+The textbook path. The fast layer's faster rules (``engine.LOWERED_VJPS``/``LOWERED_FORWARDS``)
+are keyed by the op's class, so a subclass is never lowered: the harness asserts that the class
+is in neither table and that the mutant's own rule ran on every example it counts.
 
-* ``gradcheck``: the analytic VJP disagrees with central differences (a mismatch);
-* ``engine``: the engine's invariant (a gradient has its input's shape and dtype) raised;
-* ``raised``: the wrong VJP crashed inside backward (e.g. ``expand``/``matmul`` refused the
-  shapes, as a transposed rule does for non-square matrices).
+Each mutant says how it must end (``expect``); the possible outcomes are
 
-An example only counts if the *correct* rule passes gradcheck on it (baseline), so a catch
-is never an artefact of the input. The command exits 1 if any mutant survives.
+* ``gradcheck``: a VJP mutant's gradient disagrees with central differences (``tinygrad_np.gradcheck``);
+* ``jvpcheck``: a JVP mutant's tangent, from forward mode (``tinygrad_np.jvp``, which runs each
+  op's ``jvp`` rule), disagrees with ``(f(x + h t) - f(x - h t)) / 2h`` in float64 (``jvp_check``);
+* ``invariant``: the engine refused the VJP (``engine.conform``'s RuntimeError: not a Tensor, or
+  not the input's shape and dtype once un-broadcast), or forward mode refused the tangent (an error
+  raised through ``forward_mode.conform_tangent``: a shape that does not broadcast to the
+  output's); a mutant designed to raise (``raises``: exception type and message) also ends here
+  when that exception comes out of its rule;
+* ``survived``: every example passed: as designed only for a mutant documented as equivalent on
+  the drawn domain, or as a known gap of the library, with the reason;
+* ``crashed``: any other exception (an AttributeError or TypeError inside a rule or the harness,
+  a rule that never ran): never a catch.
+
+An example only counts if the correct rule passes the same check on it (the baseline), so a catch
+is never an artefact of the input. ``python -m experiments mutants`` exits 1 unless every
+outcome is one its mutant was designed for.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
-import random
-import sys
 import time
+import types
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
+from matplotlib.figure import Figure
 
-from tinygrad_np import OPS, Function
-from tinygrad_np.gradcheck import gradcheck
-from tinygrad_np import Tensor
+import tinygrad_np
+from tinygrad_np import OPS, Function, Tensor, engine, forward_mode, no_grad
+from tinygrad_np.engine import unbroadcast
+from tinygrad_np.functions import where
+from tinygrad_np.gradcheck import DEFAULTS, gradcheck
+from tinygrad_np.ops.elementwise import ReLU as ReLUOp
+from tinygrad_np.ops.linalg import Linear as LinearOp
+from tinygrad_np.ops.reduce import Var as VarOp
+from tinygrad_np.ops.reduce import kept_shape, normalize_axes
+
 from .cases import Case, has_generator, seeded_case
 
-VJP = Callable[[Any, Tensor, Tensor], tuple]  # backward(self, g, out) of a mutant
+Rule = Callable[[Any, int, Tensor, Tensor], Any]  # (node, i, g or t, y) -> Tensor | None
 DEFAULT_OUT = "runs/experiments/mutants"
 MAX_DRAWS_PER_EXAMPLE = 40  # draws allowed per usable example (for mutants restricted by ``applies``)
+MODES = ("vjp", "jvp")
+OUTCOMES = ("gradcheck", "jvpcheck", "invariant", "survived", "crashed")
+H = DEFAULTS[np.dtype(np.float64)][0]  # the JVP check's step, with gradcheck's float64 tolerances
+ATOL, RTOL = DEFAULTS[np.dtype(np.float64)][1:]
 
 
+class HarnessError(RuntimeError):
+    """The harness could not run a mutant as designed (e.g. its rule never ran): a crash."""
+
+
+# ----------------------------------------------------------------------------- the mutants
 @dataclass(frozen=True)
 class Mutant:
-    """A wrong backward rule for op ``op``: ``kind`` is the bug family, ``rule`` the formula."""
+    """A wrong ``mode`` rule ("vjp" or "jvp") of op ``op``: ``kind`` is the bug family, ``rule``
+    the wrong formula in words, ``wrong(node, i, g_or_t, y)`` the rule itself.
+
+    ``expect``: "fd" (caught by finite differences: gradcheck or the JVP check), "invariant"
+    (refused for its type, shape or dtype, or raising ``raises``), "survives" (equivalent on the
+    drawn domain) or "gap" (survives because the library does not check what it should: a known
+    gap, also as designed once the library refuses it); ``reason`` says why for the last two.
+    ``applies(case)`` restricts it to the examples it is designed for (e.g. square matrices)."""
 
     op: str
+    mode: str
     kind: str
     rule: str
-    backward: VJP | None  # None: the correct rule (a planted harmless "mutant")
-    applies: Callable[[Case], bool] | None = None  # restrict to examples where the rule typechecks
+    wrong: Rule
+    expect: str = "fd"
+    applies: Callable[[Case], bool] | None = None
+    raises: tuple[type[BaseException], str] | None = None
+    reason: str = ""
 
-    def make(self, base: type[Function]) -> type[Function]:
-        """A subclass of ``base`` with this backward; it records the forward's params in ``_p``."""
+    @property
+    def expected(self) -> str:
+        """The outcome this mutant must have."""
+        if self.expect == "fd":
+            return "gradcheck" if self.mode == "vjp" else "jvpcheck"
+        return "survived" if self.expect in ("survives", "gap") else "invariant"
 
-        def forward(fn: Any, *arrays: np.ndarray, **params: Any) -> np.ndarray:
-            fn._p = params
-            return base.forward(fn, *arrays, **params)
+    @property
+    def allowed(self) -> tuple[str, ...]:
+        """The outcomes that count as designed: the expected one (a known gap: also its fix)."""
+        return ("survived", "invariant") if self.expect == "gap" else (self.expected,)
 
-        body: dict[str, Any] = {"forward": forward}
-        if self.backward is not None:
-            body["backward"] = self.backward
-        return type(f"{base.__name__}_mutant", (base,), body)
-
-
-@contextlib.contextmanager
-def swapped(name: str, cls: type[Function]) -> Iterator[None]:
-    """Install ``cls`` as ``OPS[name]`` inside the block; always restore the original."""
-    original = OPS[name]
-    OPS[name] = cls
-    try:
-        yield
-    finally:
-        OPS[name] = original
+    def make(self) -> type[Function]:
+        """The subclass of the op's class with this rule (and a count of the rule's calls)."""
+        return subclass(OPS[self.op], f"{OPS[self.op].__name__}_{self.mode}_mutant",
+                        {self.mode: _MUTANT_RULES[self.mode], "mutant": self, "calls": 0})
 
 
-# ----------------------------------------------------------------------------- small helpers
-def c(arr: Any, like: Tensor) -> Tensor:
-    """A constant tensor with ``like``'s dtype."""
-    return Tensor._from_op(np.asarray(arr, dtype=like.dtype), None)
+def _mutant_vjp(fn: Any, i: int, g: Tensor, y: Tensor) -> Any:
+    cls = type(fn)
+    cls.calls += 1
+    return cls.mutant.wrong(fn, i, g, y)
 
 
-def inputs(fn: Any) -> list[Tensor]:
-    return list(fn.inputs)
+def _mutant_jvp(fn: Any, i: int, t: Tensor, y: Tensor) -> Any:
+    cls = type(fn)
+    cls.calls += 1
+    return cls.mutant.wrong(fn, i, t, y)
 
 
-def red_axes(fn: Any, ndim: int) -> tuple[int, ...]:
-    axis = fn._p.get("axis")
-    if axis is None:
-        return tuple(range(ndim))
-    return tuple(sorted(a % ndim for a in ((axis,) if isinstance(axis, int) else axis)))
+_MUTANT_RULES = {"vjp": _mutant_vjp, "jvp": _mutant_jvp}
+RULE_CODES = {f.__code__ for f in _MUTANT_RULES.values()}  # a traceback through these: raised in a mutant's rule
 
 
-def kshape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+def subclass(base: type[Function], name: str, body: dict[str, Any]) -> type[Function]:
+    """A subclass of ``base``; asserts it is on the textbook path (the fast layer does not lower it)."""
+    cls = types.new_class(name, (base,), exec_body=lambda ns: ns.update(body, __module__=__name__))
+    assert_textbook(cls)
+    return cls
 
 
-def expand_back(fn: Any, g: Tensor) -> Tensor:
-    """Correct spreading of a reduction's g: keepdims-reshape, then broadcast."""
-    a = fn.inputs[0]
-    return g.reshape(kshape(a.shape, red_axes(fn, a.ndim))).expand(a.shape)
+def assert_textbook(cls: type[Function]) -> None:
+    """The engine looks lowered rules up by the exact class (``LOWERED_VJPS.get(type(node))``):
+    a class in neither table runs its own forward and rules."""
+    if cls in engine.LOWERED_VJPS or cls in engine.LOWERED_FORWARDS:
+        raise HarnessError(f"{cls.__name__} has a lowered rule: the fast layer would replace the mutant's")
 
 
-def n_reduced(fn: Any) -> int:
-    a = fn.inputs[0]
-    return int(np.prod([a.shape[i] for i in red_axes(fn, a.ndim)], dtype=int))
+# ----------------------------------------------------------------------------- helpers for rules
+def ones_like(t: Tensor) -> Tensor:
+    return Tensor(np.ones(t.shape, dtype=t.dtype))
+
+
+def negated(r: Any) -> Any:
+    return None if r is None else -r
+
+
+def scaled(r: Any, k: float = 2.0) -> Any:
+    return None if r is None else r * k
 
 
 def mean_unbroadcast(g: Tensor, shape: tuple[int, ...]) -> Tensor:
@@ -113,483 +157,697 @@ def mean_unbroadcast(g: Tensor, shape: tuple[int, ...]) -> Tensor:
     return unbroadcast(g, shape) / copies
 
 
-def need(fn: Any, i: int, value: Callable[[], Tensor]) -> Tensor | None:
-    return value() if fn.needs_input_grad[i] else None
-
-
-def binary_masks(fn: Any, pick: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> tuple[Tensor, Tensor]:
-    a, b = inputs(fn)
-    ab, bb = np.broadcast_arrays(a.data, b.data)
-    return c(pick(ab, bb), a), c(pick(bb, ab), b)
-
-
-# ----------------------------------------------------------------------------- generic mutants
-def sign_flip(base: type[Function]) -> VJP:
-    def backward(fn, g, out):
-        return tuple(None if x is None else -x for x in base.backward(fn, g, out))
-    return backward
-
-
-def scaled(base: type[Function], k: float = 2.0) -> VJP:
-    def backward(fn, g, out):
-        return tuple(None if x is None else x * k for x in base.backward(fn, g, out))
-    return backward
-
-
-def upstream_ignored(base: type[Function]) -> VJP:
-    def backward(fn, g, out):
-        return base.backward(fn, c(np.ones(g.shape), g), out)
-    return backward
-
-
-def wrong_dtype(base: type[Function]) -> VJP:
-    def backward(fn, g, out):
-        return tuple(None if x is None else x.astype(np.float32) for x in base.backward(fn, g, out))
-    return backward
-
-
-def drop_input(base: type[Function], k: int) -> VJP:
-    def backward(fn, g, out):
-        grads = list(base.backward(fn, g, out))
-        grads[k] = None
-        return tuple(grads)
-    return backward
-
-
-GENERIC: list[tuple[str, str, Callable[[type[Function]], VJP]]] = [
-    ("sign", "every VJP negated", sign_flip),
-    ("scale", "every VJP doubled", scaled),
-    ("upstream", "g replaced by ones (upstream ignored)", upstream_ignored),
-]
-DTYPE_OPS = ("exp", "matmul", "sum", "getitem", "linear")  # also get a float32-gradient mutant
-
-
-# ----------------------------------------------------------------------------- op-specific rules
-def _matmul_vjp(fn: Any, g: Tensor, ta: bool = True, tb: bool = True, drop_b: bool = False) -> tuple:
-    """matmul VJP with switches: ``ta=False`` gives ā = g @ b, ``tb=False`` gives b̄ = a @ g."""
-    a, b = inputs(fn)
-    a2 = a.reshape(1, -1) if a.ndim == 1 else a
-    b2 = b.reshape(-1, 1) if b.ndim == 1 else b
-    batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
-    g = g.reshape(batch + (a2.shape[-2], b2.shape[-1]))
-    ga = g @ (b2.mT if ta else b2)
-    gb = (a2.mT if tb else a2) @ g
-    ga = ga.squeeze(-2) if a.ndim == 1 else ga
-    gb = gb.squeeze(-1) if b.ndim == 1 else gb
-    return need(fn, 0, lambda: ga), None if drop_b else need(fn, 1, lambda: gb)
-
-
-def _linear_vjp(fn: Any, g: Tensor, tw: bool = True, bias: str = "sum") -> tuple:
-    x, w = fn.inputs[0], fn.inputs[1]
-    g2, x2 = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
-    grads = [g @ (w.T if tw else w), x2.T @ g2]
-    if len(fn.inputs) > 2:
-        grads.append(None if bias == "none" else g2.sum(axis=0) if bias == "sum" else g2.mean(axis=0))
-    return tuple(gr if n else None for gr, n in zip(grads, fn.needs_input_grad))
-
-
-def _extremum(fn: Any, g: Tensor, out: Tensor, mode: str) -> tuple:
-    a = fn.inputs[0]
-    axes = red_axes(fn, a.ndim)
-    target = out.data.reshape(kshape(a.shape, axes))
-    if mode == "other":  # arg-min for max, arg-max for min
-        target = (np.min if type(fn).op_name == "max" else np.max)(a.data, axis=axes, keepdims=True)
-    hit = a.data == target
-    share = c(hit / hit.sum(axis=axes, keepdims=True), a)
-    if mode == "all":
-        return (expand_back(fn, g),)
-    if mode == "keepdims":
-        return (g.expand(a.shape) * share,)
-    return (expand_back(fn, g) * share,)
-
-
-def _var_vjp(fn: Any, g: Tensor, two: float = 2.0, ddof: bool = True, center: bool = True) -> tuple:
-    a = fn.inputs[0]
-    axes = red_axes(fn, a.ndim)
-    centered = a - a.mean(axis=axes, keepdims=True) if center else a
-    denom = n_reduced(fn) - (fn._p.get("ddof", 0) if ddof else 0)
-    return (expand_back(fn, g) * centered * (two / denom),)
-
-
-def _first_copy(g: Tensor, shape: tuple[int, ...]) -> Tensor:
-    """Take one copy along the broadcast axes instead of summing them."""
+def first_copy(g: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """One copy taken along the broadcast axes instead of their sum."""
     lead = g.ndim - len(shape)
-    idx = (0,) * lead + tuple(slice(0, 1) if n == 1 and m != 1 else slice(None)
-                              for n, m in zip(shape, g.shape[lead:]))
-    return g[idx]
+    idx = (0,) * lead + tuple(slice(0, 1) if n == 1 and m != 1 else slice(None) for n, m in zip(shape, g.shape[lead:]))
+    return g[idx] if idx else g
 
 
-def _cross_entropy(fn: Any, g: Tensor, divide: bool = True, onehot: bool = True, axis: int = 1) -> tuple:
-    z = fn.inputs[0]
-    labels, reduction = fn._p["labels"], fn._p.get("reduction", "mean")
-    hot = np.zeros(z.shape)
-    hot[np.arange(len(labels)), labels] = 1
-    scale = g.reshape(-1, 1) if reduction == "none" else g
-    if reduction == "mean" and divide:
-        scale = scale / len(labels)
-    p = z.softmax(axis=axis)
-    return (((p - c(hot, z)) if onehot else p) * scale,)
+def rolled(t: Tensor) -> Tensor:
+    """``t``'s entries moved one position on (C order), with Tensor ops."""
+    if t.size == 0:
+        return t
+    return t.reshape(-1)[np.roll(np.arange(t.size), 1)].reshape(t.shape)
 
 
-def _scatter(g: Tensor, fn: Any) -> Tensor:
-    return Tensor.apply("scatter_add", g, index=fn._p["index"], shape=fn.inputs[0].shape)
+def zero_share(t: Tensor) -> Tensor:
+    return t * 0.0
 
 
-def _assign_scatter(g: Tensor, fn: Any) -> Tensor:
-    out = np.zeros(fn.inputs[0].shape)
-    out[fn._p["index"]] = g.data  # assignment: a repeated index keeps only the last value
-    return c(out, g)
+def ce_scale(f: Any, g: Tensor) -> Tensor:
+    """cross_entropy's upstream factor per row: g per row (none), g / N (mean) or g (sum)."""
+    if f.reduction == "none":
+        return g.reshape(-1, 1)
+    return g / f.inputs[0].shape[0] if f.reduction == "mean" else g
 
 
-def _concat(fn: Any, g: Tensor, mode: str) -> tuple:
-    axis = fn._p.get("axis", 0) % g.ndim
-    sizes = [x.shape[axis] for x in fn.inputs]
-    if mode == "reversed":
-        sizes = sizes[::-1]
-    bounds = np.cumsum([0] + sizes).tolist()
-    lead = (slice(None),) * axis
-    parts = [g[lead + (slice(lo, hi),)] for lo, hi in zip(bounds[:-1], bounds[1:])]
-    if mode == "first":
-        parts = [g[lead + (slice(0, n),)] for n in sizes]
-    return tuple(parts)
+def onehot(f: Any) -> Tensor:
+    z, labels = f.inputs
+    return (labels.reshape(-1, 1) == Tensor(np.arange(z.shape[1]))).astype(z.dtype)
 
 
-def _stack(fn: Any, g: Tensor, mode: str) -> tuple:
-    axis = fn._p.get("axis", 0) % g.ndim
-    k = len(fn.inputs)
-    if mode == "axis0":
-        return tuple(g[i] for i in range(k))
-    lead = (slice(None),) * axis
-    return tuple(g[lead + (k - 1 - i,)] for i in range(k))
+def var_vjp(f: Any, g: Tensor, two: float = 2.0, ddof: bool = True, center: bool = True) -> Tensor:
+    a = f.inputs[0]
+    centered = a - a.mean(f.axes(), keepdims=True) if center else a
+    return f.spread(g) * centered * (two / (f.count() - (f.ddof if ddof else 0)))
 
 
-def _a(fn: Any) -> Tensor:
-    return fn.inputs[0]
+def extremum_to_other(f: Any, g: Tensor) -> Tensor:
+    """max's g sent to where the minimum is (and min's to the maximum)."""
+    a = f.inputs[0]
+    other = a.min(f.axes(), keepdims=True) if f.op_name == "max" else a.max(f.axes(), keepdims=True)
+    hit = (a == other).astype(g.dtype)
+    return f.spread(g) * (hit / hit.sum(f.axes(), keepdims=True))
 
 
-def _square_rows(case: Case) -> bool:
-    """A square matrix reduced over its last axis without keepdims: the forgotten-keepdims VJP
-    broadcasts g along the wrong axis without any shape error."""
-    (a,), p = case.inputs, case.params
-    return a.ndim == 2 and a.shape[0] == a.shape[1] > 1 and p.get("axis") in (1, -1) and not p.get("keepdims")
+def assign_scatter(f: Any, g: Tensor) -> Tensor:
+    """getitem's VJP by assignment, ``out[index] = g``: of repeated picks only the last one lands."""
+    a = f.inputs[0]
+    flat = np.arange(a.size).reshape(a.shape)[f.index].reshape(-1)
+    last = np.zeros(flat.size, dtype=bool)
+    _, first_of_reversed = np.unique(flat[::-1], return_index=True)
+    last[flat.size - 1 - first_of_reversed] = True
+    return Tensor.apply("scatter_add", g * Tensor(last.reshape(g.shape).astype(g.dtype)), index=f.index, shape=a.shape)
 
 
-def _square(case: Case) -> bool:
-    """Both operands square matrices: where a transposed matmul VJP still typechecks."""
+def concat_first_slices(f: Any, i: int, g: Tensor) -> Tensor:
+    ax = normalize_axes(f.axis, g.ndim, "concatenate")[0]
+    return g[(slice(None),) * ax + (slice(0, f.inputs[i].shape[ax]),)]
+
+
+def stack_along_0(f: Any, i: int, g: Tensor) -> Tensor:
+    return g[i]
+
+
+# ----------------------------------------------------------------------------- where a mutant applies
+def square(case: Case) -> bool:
+    """Every input a square matrix (n, n), n > 1: where a transposed matmul rule typechecks."""
     return all(x.ndim == 2 and x.shape[0] == x.shape[1] > 1 for x in case.inputs)
 
 
-SPECIFIC: dict[str, list[tuple]] = {  # op -> [(kind, rule, backward[, applies])]
-    "add": [("sign", "b̄ = -g (rule copied from sub)", lambda f, g, o: (g, -g)),
-            ("unbroadcast", "broadcast copies averaged, not summed", lambda f, g, o: tuple(
-                mean_unbroadcast(g, x.shape) for x in inputs(f))),
-            ("unbroadcast", "un-broadcast always over axis 0 (wrong axis)", lambda f, g, o: tuple(
-                g.sum(axis=0, keepdims=True) if g.ndim else g for _ in inputs(f)))],
-    "sub": [("sign", "b̄ = +g (minus sign lost)", lambda f, g, o: (g, g)),
-            ("unbroadcast", "broadcast copies averaged, not summed", lambda f, g, o: (
-                mean_unbroadcast(g, f.inputs[0].shape), -mean_unbroadcast(g, f.inputs[1].shape)))],
-    "mul": [("dropped-term", "product rule missing b̄", lambda f, g, o: (g * f.inputs[1], None)),
-            ("wrong-factor", "ā = g·a, b̄ = g·b (own value, not the other)", lambda f, g, o: (
-                g * f.inputs[0], g * f.inputs[1])),
-            ("unbroadcast", "broadcast copies averaged, not summed", lambda f, g, o: (
-                mean_unbroadcast(g * f.inputs[1], f.inputs[0].shape),
-                mean_unbroadcast(g * f.inputs[0], f.inputs[1].shape)))],
-    "div": [("dropped-term", "quotient rule missing b̄", lambda f, g, o: (g / f.inputs[1], None)),
-            ("sign", "b̄ = +g·a/b²", lambda f, g, o: (g / f.inputs[1], g * f.inputs[0] / (f.inputs[1] * f.inputs[1]))),
-            ("wrong-factor", "ā = g·b", lambda f, g, o: (g * f.inputs[1], -g * f.inputs[0] / (f.inputs[1] * f.inputs[1])))],
-    "pow": [("wrong-factor", "ā = g·b·a^b (exponent not decremented)", lambda f, g, o: (
-                g * f.inputs[1] * o, g * o * f.inputs[0].log())),
-            ("dropped-term", "b̄ missing", lambda f, g, o: (g * f.inputs[1] * f.inputs[0] ** (f.inputs[1] - 1), None)),
-            ("dropped-term", "b̄ = g·y (log a forgotten)", lambda f, g, o: (
-                g * f.inputs[1] * f.inputs[0] ** (f.inputs[1] - 1), g * o))],
-    "exp": [("dropped-term", "ā = g (y forgotten)", lambda f, g, o: (g,)),
-            ("wrong-factor", "ā = g·a", lambda f, g, o: (g * _a(f),))],
-    "log": [("wrong-factor", "ā = g·a", lambda f, g, o: (g * _a(f),)),
-            ("wrong-factor", "ā = g/a²", lambda f, g, o: (g / (_a(f) * _a(f)),))],
-    "sqrt": [("scale", "ā = g/y (factor ½ dropped)", lambda f, g, o: (g / o,)),
-             ("wrong-factor", "ā = g/(2a) (input instead of output)", lambda f, g, o: (g / (_a(f) * 2),))],
-    "abs": [("subgradient", "ā = g (sign dropped)", lambda f, g, o: (g,)),
-            ("subgradient", "ā = g·[a > 0] (ReLU mask)", lambda f, g, o: (g * c(_a(f).data > 0, g),))],
-    "tanh": [("dropped-term", "ā = g(1 - y) (square dropped)", lambda f, g, o: (g * (1 - o),)),
-             ("sign", "ā = g(1 + y²)", lambda f, g, o: (g * (1 + o * o),)),
-             ("wrong-factor", "ā = g(1 - a²) (input instead of output)", lambda f, g, o: (g * (1 - _a(f) * _a(f)),))],
-    "sigmoid": [("dropped-term", "ā = g·y", lambda f, g, o: (g * o,)),
-                ("dropped-term", "ā = g(1 - y)", lambda f, g, o: (g * (1 - o),)),
-                ("wrong-factor", "ā = g·a(1 - a) (input instead of output)", lambda f, g, o: (g * _a(f) * (1 - _a(f)),))],
-    "relu": [("subgradient", "mask inverted: ā = g·[a < 0]", lambda f, g, o: (g * c(_a(f).data < 0, g),)),
-             ("subgradient", "mask dropped: ā = g", lambda f, g, o: (g,)),
-             ("subgradient", "ā = g·a (value instead of mask)", lambda f, g, o: (g * _a(f),))],
-    "leaky_relu": [("subgradient", "slope dropped (ReLU mask)", lambda f, g, o: (g * c(_a(f).data > 0, g),)),
-                   ("subgradient", "slope on the positive side", lambda f, g, o: (
-                       g * c(np.where(_a(f).data > 0, f._p.get("negative_slope", 0.01), 1.0), g),)),
-                   ("subgradient", "ā = g·s everywhere", lambda f, g, o: (g * f._p.get("negative_slope", 0.01),))],
-    "maximum": [("subgradient", "g sent to the smaller input", lambda f, g, o: tuple(
-                    g * m for m in binary_masks(f, np.less))),
-                ("subgradient", "both inputs get g", lambda f, g, o: (g, g))],
-    "minimum": [("subgradient", "g sent to the larger input", lambda f, g, o: tuple(
-                    g * m for m in binary_masks(f, np.greater))),
-                ("subgradient", "both inputs get g", lambda f, g, o: (g, g))],
-    "where": [("subgradient", "cond ignored: ā = b̄ = g", lambda f, g, o: (g, g)),
-              ("subgradient", "cond inverted", lambda f, g, o: (g * c(~f._p["cond"], g), g * c(f._p["cond"], g)))],
-    "clip": [("subgradient", "mask inverted", lambda f, g, o: (g * c(o.data != _a(f).data, g),)),
-             ("subgradient", "mask dropped: ā = g", lambda f, g, o: (g,))],
-    "matmul": [("transpose", "ā = g @ b (square matrices)", lambda f, g, o: _matmul_vjp(f, g, ta=False), _square),
-               ("transpose", "b̄ = a @ g (square matrices)", lambda f, g, o: _matmul_vjp(f, g, tb=False), _square),
-               ("transpose", "ā = g @ b (any shapes)", lambda f, g, o: _matmul_vjp(f, g, ta=False)),
-               ("dropped-term", "b̄ missing", lambda f, g, o: _matmul_vjp(f, g, drop_b=True))],
-    "linear": [("transpose", "x̄ = g @ W (square W)", lambda f, g, o: _linear_vjp(f, g, tw=False),
-                lambda case: case.inputs[1].shape[0] == case.inputs[1].shape[1]),
-               ("dropped-term", "b̄ missing", lambda f, g, o: _linear_vjp(f, g, bias="none")),
-               ("unbroadcast", "b̄ averaged over rows, not summed", lambda f, g, o: _linear_vjp(f, g, bias="mean"))],
-    "sum": [("keepdims", "g broadcast without keepdims (wrong axis)", lambda f, g, o: (g.expand(_a(f).shape),)),
-            ("keepdims", "no keepdims, (n,n) over axis 1: silent", lambda f, g, o: (g.expand(_a(f).shape),),
-             _square_rows),
-            ("scale", "ā = broadcast(g)/n (mean's rule)", lambda f, g, o: (expand_back(f, g) / n_reduced(f),))],
-    "mean": [("scale", "/n forgotten", lambda f, g, o: (expand_back(f, g),)),
-             ("keepdims", "g broadcast without keepdims (wrong axis)", lambda f, g, o: (
-                 g.expand(_a(f).shape) / n_reduced(f),))],
-    "var": [("scale", "factor 2 dropped", lambda f, g, o: _var_vjp(f, g, two=1.0)),
-            ("dropped-term", "ddof ignored (n instead of n - ddof)", lambda f, g, o: _var_vjp(f, g, ddof=False)),
-            ("dropped-term", "mean not subtracted", lambda f, g, o: _var_vjp(f, g, center=False))],
-    "max": [("subgradient", "g spread to every element", lambda f, g, o: _extremum(f, g, o, "all")),
-            ("subgradient", "g sent to the arg-min", lambda f, g, o: _extremum(f, g, o, "other")),
-            ("keepdims", "g broadcast without keepdims (wrong axis)", lambda f, g, o: _extremum(f, g, o, "keepdims"))],
-    "min": [("subgradient", "g spread to every element", lambda f, g, o: _extremum(f, g, o, "all")),
-            ("subgradient", "g sent to the arg-max", lambda f, g, o: _extremum(f, g, o, "other")),
-            ("keepdims", "g broadcast without keepdims (wrong axis)", lambda f, g, o: _extremum(f, g, o, "keepdims"))],
-    "logsumexp": [("dropped-term", "ā = g·exp(a) (y not subtracted)", lambda f, g, o: (expand_back(f, g) * _a(f).exp(),)),
-                  ("dropped-term", "ā = broadcast(g) (softmax factor dropped)", lambda f, g, o: (expand_back(f, g),)),
-                  ("keepdims", "g and y broadcast without keepdims", lambda f, g, o: (
-                      g.expand(_a(f).shape) * (_a(f) - o.reshape(kshape(_a(f).shape, red_axes(f, _a(f).ndim)))).exp(),))],
-    "softmax": [("dropped-term", "Σ term dropped: ā = y·g", lambda f, g, o: (o * g,)),
-                ("dropped-term", "outer y dropped: ā = g - Σ g·y", lambda f, g, o: (
-                    g - (g * o).sum(axis=f._p.get("axis", -1), keepdims=True),)),
-                ("wrong-axis", "Σ over all axes", lambda f, g, o: (o * (g - (g * o).sum()),))],
-    "log_softmax": [("dropped-term", "Σ term dropped: ā = g", lambda f, g, o: (g,)),
-                    ("wrong-factor", "ā = g - y·Σg (y instead of exp y)", lambda f, g, o: (
-                        g - o * g.sum(axis=f._p.get("axis", -1), keepdims=True),)),
-                    ("wrong-axis", "Σ over all axes", lambda f, g, o: (g - o.exp() * g.sum(),))],
-    "cross_entropy": [("scale", "/N of the mean forgotten", lambda f, g, o: _cross_entropy(f, g, divide=False)),
-                      ("dropped-term", "onehot not subtracted", lambda f, g, o: _cross_entropy(f, g, onehot=False)),
-                      ("wrong-axis", "softmax over the batch axis", lambda f, g, o: _cross_entropy(f, g, axis=0))],
-    "reshape": [("index", "g reshaped in Fortran order", lambda f, g, o: (
-        c(np.reshape(g.data, _a(f).shape, order="F"), g),))],
-    "transpose": [("transpose", "same permutation, not its inverse", lambda f, g, o: (
-                      Tensor.apply("transpose", g, axes=tuple(f._p["axes"])),)),
-                  ("transpose", "g reshaped, not transposed", lambda f, g, o: (g.reshape(_a(f).shape),))],
-    "expand": [("unbroadcast", "copies averaged, not summed", lambda f, g, o: (mean_unbroadcast(g, _a(f).shape),)),
-               ("unbroadcast", "one copy taken, not summed", lambda f, g, o: (_first_copy(g, _a(f).shape),))],
-    "getitem": [("index", "scatter by assignment (repeats not summed)", lambda f, g, o: (
-                    _assign_scatter(g, f),)),
-                ("index", "gradient scattered one position off", lambda f, g, o: (
-                    c(np.roll(_scatter(g, f).data, 1), g),))],
-    "scatter_add": [("index", "gathered one position off", lambda f, g, o: (
-        c(np.roll(g.data, 1), g)[f._p["index"]],))],
-    "concatenate": [("index", "every input gets the first slice", lambda f, g, o: _concat(f, g, "first")),
-                    ("index", "slice bounds in reverse order", lambda f, g, o: _concat(f, g, "reversed"))],
-    "stack": [("wrong-axis", "slices taken along axis 0", lambda f, g, o: _stack(f, g, "axis0")),
-              ("index", "slices in reverse order", lambda f, g, o: _stack(f, g, "reversed"))],
-}
-MULTI_INPUT_DROP = ("sub", "maximum", "minimum", "where")  # also get "second input's VJP missing"
+def non_square_2d(case: Case) -> bool:
+    """a (n, k) @ b (k, m) with k != m: ``g @ b`` is refused by matmul's shape check."""
+    a, b = case.inputs
+    return a.ndim == 2 and b.ndim == 2 and b.shape[0] != b.shape[1]
 
 
-def mutants_for(name: str) -> list[Mutant]:
-    """Every mutant of op ``name``: the generic ones plus its specific wrong rules."""
-    base = OPS[name]
-    out = [Mutant(name, kind, rule, make(base)) for kind, rule, make in GENERIC]
-    if name in DTYPE_OPS:
-        out.append(Mutant(name, "dtype", "VJPs cast to float32", wrong_dtype(base)))
-    if name in MULTI_INPUT_DROP:
-        out.append(Mutant(name, "dropped-term", "second input's VJP missing", drop_input(base, 1)))
-    out += [Mutant(name, *spec) for spec in SPECIFIC.get(name, [])]
+def keepdims_regime(case: Case) -> str:
+    """What broadcasting g (the reduced shape) straight to the input's shape does: "correct",
+    "silent" (typechecks, wrong axes) or "raises" (expand refuses the shapes)."""
+    a = case.inputs[0]
+    axes = normalize_axes(case.params.get("axis"), a.ndim, "sum")
+    if case.params.get("keepdims"):
+        return "correct"
+    reduced = tuple(n for k, n in enumerate(a.shape) if k not in axes)
+    try:
+        if np.broadcast_shapes(reduced, a.shape) != a.shape:
+            return "raises"
+    except ValueError:
+        return "raises"
+    g = np.arange(1, int(np.prod(reduced, dtype=int)) + 1, dtype=float).reshape(reduced)
+    right = np.broadcast_to(g.reshape(kept_shape(a.shape, axes)), a.shape)
+    return "correct" if np.array_equal(np.broadcast_to(g, a.shape), right) else "silent"
+
+
+def transpose_regime(case: Case) -> str:
+    """What transposing g with the permutation instead of its inverse does: "correct" (the
+    permutation is its own inverse on this shape), "silent" (right shape, wrong entries) or
+    "shape" (a shape the engine refuses). The JVP's mistake the other way round (ȧ transposed with
+    the inverse) has the same regimes: it is the transpose of this one."""
+    a = case.inputs[0]
+    perm = [ax % a.ndim for ax in case.params["axes"]]
+    y = np.arange(a.size).reshape(a.shape).transpose(perm)
+    wrong, right = y.transpose(perm), y.transpose(np.argsort(perm))
+    if wrong.shape != right.shape:
+        return "shape"
+    return "correct" if np.array_equal(wrong, right) else "silent"
+
+
+def repeated_index(case: Case) -> bool:
+    """An integer-array index that picks some entry more than once."""
+    a = case.inputs[0]
+    picked = np.arange(a.size).reshape(a.shape)[case.params["index"]].reshape(-1)
+    return len(np.unique(picked)) < picked.size
+
+
+def has_bias(case: Case) -> bool:
+    return len(case.inputs) == 3
+
+
+def equal_sizes_along_axis(case: Case) -> bool:
+    """concatenate: more than one input, all of one size along the axis."""
+    ax = case.params["axis"] % case.inputs[0].ndim
+    return len(case.inputs) > 1 and len({x.shape[ax] for x in case.inputs}) == 1
+
+
+def several(case: Case) -> bool:
+    return len(case.inputs) > 1
+
+
+def stack_axis0_typechecks(case: Case) -> bool:
+    """stack along axis k > 0 where taking slice i along axis 0 instead gives the input's shape."""
+    shp, k = case.inputs[0].shape, len(case.inputs)
+    ax = case.params["axis"] % (len(shp) + 1)
+    stacked = shp[:ax] + (k,) + shp[ax:]
+    return ax != 0 and k > 1 and stacked[0] >= k and stacked[1:] == shp
+
+
+def silent_keepdims(case: Case) -> bool:
+    return keepdims_regime(case) == "silent"
+
+
+def reshape_not_broadcast(case: Case) -> bool:
+    """reshape where the input's shape does not broadcast to the output's (so that returning g or ȧ
+    unreshaped is not merely a broadcast the engine undoes)."""
+    a, target = case.inputs[0], np.empty(case.inputs[0].shape).reshape(case.params["shape"]).shape
+    try:
+        return np.broadcast_shapes(a.shape, target) != target
+    except ValueError:
+        return True
+
+
+def mean_over_rows(case: Case) -> bool:
+    return case.params.get("reduction") == "mean" and case.inputs[0].shape[0] > 1
+
+
+def not_keepdims(case: Case) -> bool:
+    return not case.params.get("keepdims")
+
+
+# ----------------------------------------------------------------------------- the catalogue
+NDARRAY_GAP = ("forward mode passes an ndarray from a JVP rule through as the tangent "
+               "(forward_mode.conform_tangent checks only its shape); the engine refuses it in a VJP")
+FLOAT32_GAP = ("forward mode casts a tangent to the output's dtype whatever it was (forward_mode.conform_tangent), "
+               "and float32 rounding is far below any finite-difference tolerance; the engine refuses it in a VJP")
+
+
+def generic(name: str, mode: str) -> list[Mutant]:
+    """The mutants every op gets: built on the op's own rule ``base.vjp``/``base.jvp``."""
+    base = getattr(OPS[name], mode)
+    up = "upstream gradient g" if mode == "vjp" else "tangent t"
+    refused = {"expect": "invariant"} if mode == "vjp" else {"expect": "gap"}
+    out = [Mutant(name, mode, "convention", f"the {mode.upper()} returned as an ndarray (the array convention)",
+                  lambda f, i, g, y: base(f, i, g, y).numpy(), **refused, reason="" if mode == "vjp" else NDARRAY_GAP),
+           Mutant(name, mode, "dtype", f"the {mode.upper()} cast to float32",
+                  lambda f, i, g, y: base(f, i, g, y).astype(np.float32), **refused,
+                  reason="" if mode == "vjp" else FLOAT32_GAP)]
+    if name != "sign":  # sign's derivative is 0: negated, doubled or ones-fed it is still 0
+        out = [Mutant(name, mode, "sign", f"the {mode.upper()} negated", lambda f, i, g, y: negated(base(f, i, g, y))),
+               Mutant(name, mode, "scale", f"the {mode.upper()} doubled", lambda f, i, g, y: scaled(base(f, i, g, y))),
+               Mutant(name, mode, "upstream", f"the {up} replaced by ones",
+                      lambda f, i, g, y: base(f, i, ones_like(g), y))] + out
     return out
 
 
-def harmless(name: str) -> Mutant:
-    """A planted "mutant" identical to the correct rule: it must survive (tests the exit path)."""
-    return Mutant(name, "planted", "identical to the correct rule (harmless)", None)
+def _x(f: Any, k: int = 0) -> Tensor:
+    return f.inputs[k]
+
+
+SHAPE_RAISES = (ValueError, "expand: cannot broadcast")
+
+VJP: dict[str, list[tuple]] = {  # op -> [(kind, rule, wrong[, options])]
+    "add": [("sign", "b̄ = -g (sub's rule)", lambda f, i, g, y: g if i == 0 else -g),
+            ("unbroadcast", "broadcast copies averaged, not summed",
+             lambda f, i, g, y: mean_unbroadcast(g, _x(f, i).shape)),
+            ("unbroadcast", "one broadcast copy taken, not summed", lambda f, i, g, y: first_copy(g, _x(f, i).shape))],
+    "sub": [("sign", "b̄ = +g (minus sign lost)", lambda f, i, g, y: g),
+            ("unbroadcast", "broadcast copies averaged, not summed",
+             lambda f, i, g, y: mean_unbroadcast(g if i == 0 else -g, _x(f, i).shape))],
+    "mul": [("dropped-term", "product rule missing b̄", lambda f, i, g, y: g * _x(f, 1) if i == 0 else None),
+            ("wrong-factor", "ā = g·a, b̄ = g·b (own value, not the other)", lambda f, i, g, y: g * _x(f, i)),
+            ("unbroadcast", "broadcast copies averaged, not summed",
+             lambda f, i, g, y: mean_unbroadcast(g * _x(f, 1 - i), _x(f, i).shape))],
+    "div": [("dropped-term", "quotient rule missing b̄", lambda f, i, g, y: g / _x(f, 1) if i == 0 else None),
+            ("sign", "b̄ = +g·a/b²", lambda f, i, g, y: g / _x(f, 1) if i == 0 else g * _x(f) / (_x(f, 1) * _x(f, 1))),
+            ("wrong-factor", "ā = g·b", lambda f, i, g, y: g * _x(f, 1) if i == 0 else OPS["div"].vjp(f, i, g, y))],
+    "pow": [("wrong-factor", "ā = g·b·a^b (exponent not decremented)",
+             lambda f, i, g, y: g * _x(f, 1) * y if i == 0 else OPS["pow"].vjp(f, i, g, y)),
+            ("dropped-term", "b̄ missing", lambda f, i, g, y: OPS["pow"].vjp(f, i, g, y) if i == 0 else None),
+            ("dropped-term", "b̄ = g·y (log a forgotten)",
+             lambda f, i, g, y: OPS["pow"].vjp(f, i, g, y) if i == 0 else g * y)],
+    "exp": [("dropped-term", "ā = g (y forgotten)", lambda f, i, g, y: g),
+            ("wrong-factor", "ā = g·a", lambda f, i, g, y: g * _x(f))],
+    "log": [("wrong-factor", "ā = g·a", lambda f, i, g, y: g * _x(f)),
+            ("wrong-factor", "ā = g/a²", lambda f, i, g, y: g / (_x(f) * _x(f)))],
+    "sqrt": [("scale", "ā = g/y (factor ½ dropped)", lambda f, i, g, y: g / y),
+             ("wrong-factor", "ā = g/(2a) (input instead of output)", lambda f, i, g, y: g / (_x(f) * 2))],
+    "abs": [("subgradient", "ā = g (sign dropped)", lambda f, i, g, y: g),
+            ("subgradient", "ā = g·[a > 0] (ReLU mask)", lambda f, i, g, y: g * (_x(f) > 0))],
+    "sign": [("subgradient", "ā = g (straight-through)", lambda f, i, g, y: g),
+             ("wrong-factor", "ā = g·sign(a) (abs's rule)", lambda f, i, g, y: g * _x(f).sign())],
+    "tanh": [("dropped-term", "ā = g(1 - y) (square dropped)", lambda f, i, g, y: g * (1 - y)),
+             ("sign", "ā = g(1 + y²)", lambda f, i, g, y: g * (1 + y * y)),
+             ("wrong-factor", "ā = g(1 - a²) (input instead of output)", lambda f, i, g, y: g * (1 - _x(f) * _x(f)))],
+    "sigmoid": [("dropped-term", "ā = g·y", lambda f, i, g, y: g * y),
+                ("dropped-term", "ā = g(1 - y)", lambda f, i, g, y: g * (1 - y)),
+                ("wrong-factor", "ā = g·a(1 - a) (input instead of output)",
+                 lambda f, i, g, y: g * _x(f) * (1 - _x(f)))],
+    "relu": [("subgradient", "mask inverted: ā = g·[a < 0]", lambda f, i, g, y: g * (_x(f) < 0)),
+             ("subgradient", "mask dropped: ā = g", lambda f, i, g, y: g),
+             ("subgradient", "ā = g·a (value instead of mask)", lambda f, i, g, y: g * _x(f))],
+    "leaky_relu": [("subgradient", "slope dropped (ReLU mask)", lambda f, i, g, y: g * (_x(f) > 0)),
+                   ("subgradient", "slope on the positive side",
+                    lambda f, i, g, y: where(_x(f) > 0, g * f.negative_slope, g)),
+                   ("subgradient", "ā = g·s everywhere", lambda f, i, g, y: g * f.negative_slope)],
+    "maximum": [("subgradient", "g sent to the smaller input", lambda f, i, g, y: g * (_x(f, i) < _x(f, 1 - i))),
+                ("subgradient", "both inputs get g", lambda f, i, g, y: g),
+                ("dropped-term", "b̄ missing", lambda f, i, g, y: OPS["maximum"].vjp(f, i, g, y) if i == 0 else None)],
+    "minimum": [("subgradient", "g sent to the larger input", lambda f, i, g, y: g * (_x(f, i) > _x(f, 1 - i))),
+                ("subgradient", "both inputs get g", lambda f, i, g, y: g),
+                ("dropped-term", "b̄ missing", lambda f, i, g, y: OPS["minimum"].vjp(f, i, g, y) if i == 0 else None)],
+    "where": [("subgradient", "condition ignored: ā = b̄ = g", lambda f, i, g, y: g),
+              ("subgradient", "condition inverted", lambda f, i, g, y: OPS["where"].vjp(f, 3 - i, g, y)),
+              ("dropped-term", "b̄ missing", lambda f, i, g, y: OPS["where"].vjp(f, i, g, y) if i == 1 else None)],
+    "clip": [("subgradient", "mask inverted", lambda f, i, g, y: g * (y != _x(f))),
+             ("subgradient", "mask dropped: ā = g", lambda f, i, g, y: g)],
+    "cast": [],
+    "matmul": [("transpose", "ā = g @ b (square matrices)",
+                lambda f, i, g, y: g @ _x(f, 1) if i == 0 else OPS["matmul"].vjp(f, i, g, y), {"applies": square}),
+               ("transpose", "b̄ = a @ g (square matrices)",
+                lambda f, i, g, y: _x(f) @ g if i == 1 else OPS["matmul"].vjp(f, i, g, y), {"applies": square}),
+               ("transpose", "ā = g @ b ((n,k)@(k,m), k != m: matmul refuses the shapes)",
+                lambda f, i, g, y: g @ _x(f, 1) if i == 0 else OPS["matmul"].vjp(f, i, g, y),
+                {"applies": non_square_2d, "expect": "invariant", "raises": (ValueError, "not aligned")}),
+               ("dropped-term", "b̄ missing", lambda f, i, g, y: OPS["matmul"].vjp(f, i, g, y) if i == 0 else None)],
+    "linear": [("transpose", "x̄ = g @ W (square W)",
+                lambda f, i, g, y: g @ _x(f, 1) if i == 0 else LinearOp.vjp(f, i, g, y),
+                {"applies": lambda c: c.inputs[1].shape[0] == c.inputs[1].shape[1] > 1}),
+               ("dropped-term", "b̄ missing", lambda f, i, g, y: None if i == 2 else LinearOp.vjp(f, i, g, y),
+                {"applies": has_bias}),
+               ("unbroadcast", "b̄ averaged over the rows, not summed",
+                lambda f, i, g, y: g.reshape(-1, g.shape[-1]).mean(axis=0) if i == 2 else LinearOp.vjp(f, i, g, y),
+                {"applies": lambda c: has_bias(c) and c.inputs[0].size > c.inputs[0].shape[-1]}),
+               ("unbroadcast", "b̄ = g, the sum over the rows left out",
+                lambda f, i, g, y: g if i == 2 else LinearOp.vjp(f, i, g, y),
+                {"applies": has_bias, "expect": "survives",
+                 "reason": "equivalent: the engine sums a VJP back over the axes its input was broadcast along "
+                           "(engine.conform), which is the sum over the rows"})],
+    "linear_act": [("dropped-term", "activation's derivative dropped (linear's VJP of g)",
+                    lambda f, i, g, y: LinearOp.vjp(f, i, g, y)),
+                   ("wrong-factor", "ReLU's mask whatever the activation",
+                    lambda f, i, g, y: LinearOp.vjp(f, i, ReLUOp.vjp(f, 0, g, y), y),
+                    {"applies": lambda c: c.params["activation"] != "relu"})],
+    "sum": [("keepdims", "g broadcast without the keepdims reshape (silently wrong axes)",
+             lambda f, i, g, y: g.expand(_x(f).shape), {"applies": silent_keepdims}),
+            ("keepdims", "g broadcast without the keepdims reshape (expand refuses the shapes)",
+             lambda f, i, g, y: g.expand(_x(f).shape),
+             {"applies": lambda c: keepdims_regime(c) == "raises", "expect": "invariant", "raises": SHAPE_RAISES}),
+            ("scale", "ā = broadcast(g)/n (mean's rule)", lambda f, i, g, y: f.spread(g) / f.count())],
+    "mean": [("scale", "/n forgotten", lambda f, i, g, y: f.spread(g)),
+             ("keepdims", "g broadcast without the keepdims reshape (silently wrong axes)",
+              lambda f, i, g, y: g.expand(_x(f).shape) / f.count(), {"applies": silent_keepdims})],
+    "var": [("scale", "factor 2 dropped", lambda f, i, g, y: var_vjp(f, g, two=1.0)),
+            ("dropped-term", "ddof ignored (n instead of n - ddof)", lambda f, i, g, y: var_vjp(f, g, ddof=False)),
+            ("dropped-term", "mean not subtracted", lambda f, i, g, y: var_vjp(f, g, center=False))],
+    "std": [("dropped-term", "var's VJP (the 1/(2y) factor dropped)", lambda f, i, g, y: VarOp.vjp(f, i, g, y)),
+            ("scale", "var's VJP of g/y (the ½ dropped)", lambda f, i, g, y: VarOp.vjp(f, i, g / y, y))],
+    "max": [("subgradient", "g spread to every element", lambda f, i, g, y: f.spread(g)),
+            ("subgradient", "g sent to the arg-min", lambda f, i, g, y: extremum_to_other(f, g)),
+            ("keepdims", "g broadcast without the keepdims reshape (silently wrong axes)",
+             lambda f, i, g, y: g.expand(_x(f).shape) * f.share(y), {"applies": silent_keepdims})],
+    "min": [("subgradient", "g spread to every element", lambda f, i, g, y: f.spread(g)),
+            ("subgradient", "g sent to the arg-max", lambda f, i, g, y: extremum_to_other(f, g)),
+            ("keepdims", "g broadcast without the keepdims reshape (silently wrong axes)",
+             lambda f, i, g, y: g.expand(_x(f).shape) * f.share(y), {"applies": silent_keepdims})],
+    "logsumexp": [("dropped-term", "ā = g·exp(a) (y not subtracted)", lambda f, i, g, y: f.spread(g) * _x(f).exp()),
+                  ("dropped-term", "ā = broadcast(g) (softmax factor dropped)", lambda f, i, g, y: f.spread(g)),
+                  ("keepdims", "g and y broadcast without the keepdims reshape (silently wrong axes)",
+                   lambda f, i, g, y: g.expand(_x(f).shape) * (_x(f) - y.expand(_x(f).shape)).exp(),
+                   {"applies": silent_keepdims})],
+    "softmax": [("dropped-term", "Σ term dropped: ā = y·g", lambda f, i, g, y: y * g),
+                ("dropped-term", "outer y dropped: ā = g - Σ g·y",
+                 lambda f, i, g, y: g - (g * y).sum(f.axis, keepdims=True)),
+                ("wrong-axis", "Σ over all axes", lambda f, i, g, y: y * (g - (g * y).sum()))],
+    "log_softmax": [("dropped-term", "Σ term dropped: ā = g", lambda f, i, g, y: g),
+                    ("wrong-factor", "ā = g - y·Σg (y instead of exp y)",
+                     lambda f, i, g, y: g - y * g.sum(f.axis, keepdims=True)),
+                    ("wrong-axis", "Σ over all axes", lambda f, i, g, y: g - y.exp() * g.sum())],
+    "cross_entropy": [("scale", "/N of the mean forgotten", lambda f, i, g, y: f.direction() * g,
+                       {"applies": mean_over_rows}),
+                      ("dropped-term", "onehot not subtracted",
+                       lambda f, i, g, y: _x(f).softmax(axis=1) * ce_scale(f, g)),
+                      ("wrong-axis", "softmax over the batch axis",
+                       lambda f, i, g, y: (_x(f).softmax(axis=0) - onehot(f)) * ce_scale(f, g))],
+    "reshape": [("index", "g reshaped in Fortran order",
+                 lambda f, i, g, y: g.transpose().reshape(_x(f).shape[::-1]).transpose()),
+                ("shape", "ā = g (the reshape back left out)", lambda f, i, g, y: g,
+                 {"applies": reshape_not_broadcast, "expect": "invariant"})],
+    "transpose": [("transpose", "same permutation, not its inverse (right shape, wrong entries)",
+                   lambda f, i, g, y: g.transpose(f.axes), {"applies": lambda c: transpose_regime(c) == "silent"}),
+                  ("transpose", "same permutation, not its inverse (a shape the engine refuses)",
+                   lambda f, i, g, y: g.transpose(f.axes),
+                   {"applies": lambda c: transpose_regime(c) == "shape", "expect": "invariant"}),
+                  ("transpose", "g reshaped, not transposed", lambda f, i, g, y: g.reshape(_x(f).shape))],
+    "expand": [("unbroadcast", "copies averaged, not summed", lambda f, i, g, y: mean_unbroadcast(g, _x(f).shape)),
+               ("unbroadcast", "one copy taken, not summed", lambda f, i, g, y: first_copy(g, _x(f).shape))],
+    "getitem": [("index", "scatter by assignment (repeated picks not summed)", lambda f, i, g, y: assign_scatter(f, g),
+                 {"applies": repeated_index}),
+                ("index", "gradient scattered one position off",
+                 lambda f, i, g, y: rolled(OPS["getitem"].vjp(f, i, g, y)))],
+    "scatter_add": [("index", "gathered one position off", lambda f, i, g, y: rolled(g)[f.index])],
+    "concatenate": [("index", "every input gets the first slice", lambda f, i, g, y: concat_first_slices(f, i, g),
+                     {"applies": several}),
+                    ("index", "slices in reverse input order (inputs of one size)",
+                     lambda f, i, g, y: OPS["concatenate"].vjp(f, len(f.inputs) - 1 - i, g, y),
+                     {"applies": equal_sizes_along_axis})],
+    "stack": [("wrong-axis", "slices taken along axis 0", lambda f, i, g, y: stack_along_0(f, i, g),
+               {"applies": stack_axis0_typechecks}),
+              ("index", "slices in reverse order", lambda f, i, g, y: OPS["stack"].vjp(f, len(f.inputs) - 1 - i, g, y),
+               {"applies": several})],
+}
+
+JVP: dict[str, list[tuple]] = {  # op -> [(kind, rule, wrong[, options])]
+    "add": [("sign", "ẏ = ȧ - ḃ (sub's rule)", lambda f, i, t, y: t if i == 0 else -t)],
+    "sub": [("sign", "ẏ = ȧ + ḃ (minus sign lost)", lambda f, i, t, y: t)],
+    "mul": [("wrong-factor", "ẏ = ȧ·a + ḃ·b (own value, not the other)", lambda f, i, t, y: t * _x(f, i)),
+            ("dropped-term", "a·ḃ term dropped", lambda f, i, t, y: t * _x(f, 1) if i == 0 else zero_share(t))],
+    "div": [("sign", "ḃ term with a + sign",
+             lambda f, i, t, y: t / _x(f, 1) if i == 0 else t * _x(f) / (_x(f, 1) * _x(f, 1)))],
+    "pow": [("wrong-factor", "ȧ·b·a^b (exponent not decremented)",
+             lambda f, i, t, y: t * _x(f, 1) * y if i == 0 else OPS["pow"].jvp(f, i, t, y))],
+    "exp": [("dropped-term", "ẏ = ȧ (y forgotten)", lambda f, i, t, y: t)],
+    "log": [("wrong-factor", "ẏ = ȧ·a", lambda f, i, t, y: t * _x(f))],
+    "sqrt": [("scale", "ẏ = ȧ/y (factor ½ dropped)", lambda f, i, t, y: t / y)],
+    "abs": [("subgradient", "ẏ = ȧ (sign dropped)", lambda f, i, t, y: t)],
+    "sign": [("subgradient", "ẏ = ȧ (straight-through)", lambda f, i, t, y: t)],
+    "tanh": [("sign", "ẏ = ȧ(1 + y²)", lambda f, i, t, y: t * (1 + y * y))],
+    "sigmoid": [("dropped-term", "ẏ = ȧ·y", lambda f, i, t, y: t * y)],
+    "relu": [("subgradient", "mask inverted: ẏ = ȧ·[a < 0]", lambda f, i, t, y: t * (_x(f) < 0))],
+    "leaky_relu": [("subgradient", "slope dropped (ReLU mask)", lambda f, i, t, y: t * (_x(f) > 0))],
+    "maximum": [("subgradient", "both tangents pass: ẏ = ȧ + ḃ", lambda f, i, t, y: t)],
+    "minimum": [("subgradient", "both tangents pass: ẏ = ȧ + ḃ", lambda f, i, t, y: t)],
+    "where": [("subgradient", "condition inverted", lambda f, i, t, y: OPS["where"].jvp(f, 3 - i, t, y))],
+    "clip": [("subgradient", "mask dropped: ẏ = ȧ", lambda f, i, t, y: t)],
+    "cast": [],
+    "matmul": [("dropped-term", "a @ ḃ term dropped",
+                lambda f, i, t, y: t @ _x(f, 1) if i == 0 else zero_share(_x(f) @ t)),
+               ("transpose", "ȧ @ bᵀ (square matrices)", lambda f, i, t, y: t @ _x(f, 1).mT if i == 0 else _x(f) @ t,
+                {"applies": square})],
+    "linear": [("dropped-term", "x Ẇ term dropped",
+                lambda f, i, t, y: zero_share(_x(f) @ t) if i == 1 else LinearOp.jvp(f, i, t, y))],
+    "linear_act": [("dropped-term", "activation's derivative dropped (linear's JVP)",
+                    lambda f, i, t, y: LinearOp.jvp(f, i, t, y))],
+    "sum": [("keepdims", "Σ ȧ with keepdims=True (shape refused)", lambda f, i, t, y: t.sum(f.axis, keepdims=True),
+             {"applies": not_keepdims, "expect": "invariant"}),
+            ("scale", "mean of ȧ, not its sum", lambda f, i, t, y: t.mean(f.axis, f.keepdims))],
+    "mean": [("scale", "/n forgotten", lambda f, i, t, y: t.sum(f.axis, f.keepdims))],
+    "var": [("scale", "factor 2 dropped", lambda f, i, t, y: (t * f.slope() * 0.5).sum(f.axis, f.keepdims)),
+            ("dropped-term", "mean not subtracted",
+             lambda f, i, t, y: (t * _x(f) * (2 / (f.count() - f.ddof))).sum(f.axis, f.keepdims))],
+    "std": [("dropped-term", "var's JVP (the 1/(2y) factor dropped)", lambda f, i, t, y: VarOp.jvp(f, i, t, y))],
+    "max": [("subgradient", "ẏ = Σ ȧ (every element, not the maximum)", lambda f, i, t, y: t.sum(f.axis, f.keepdims))],
+    "min": [("subgradient", "ẏ = Σ ȧ (every element, not the minimum)", lambda f, i, t, y: t.sum(f.axis, f.keepdims))],
+    "logsumexp": [("dropped-term", "ẏ = Σ ȧ·exp(a) (y not subtracted)",
+                   lambda f, i, t, y: (t * _x(f).exp()).sum(f.axis, f.keepdims))],
+    "softmax": [("dropped-term", "Σ term dropped: ẏ = y·ȧ", lambda f, i, t, y: y * t)],
+    "log_softmax": [("dropped-term", "Σ term dropped: ẏ = ȧ", lambda f, i, t, y: t)],
+    "cross_entropy": [("dropped-term", "onehot not subtracted",
+                       lambda f, i, t, y: _ce_jvp(f, t, _x(f).softmax(axis=1))),
+                      ("scale", "/N of the mean forgotten", lambda f, i, t, y: (f.direction() * t).sum(),
+                       {"applies": mean_over_rows})],
+    "reshape": [("shape", "ẏ = ȧ (the reshape left out)", lambda f, i, t, y: t,
+                 {"applies": reshape_not_broadcast, "expect": "invariant"})],
+    "transpose": [("transpose", "inverse permutation, not the permutation (right shape, wrong entries)",
+                   lambda f, i, t, y: t.transpose(np.argsort([ax % t.ndim for ax in f.axes]).tolist()),
+                   {"applies": lambda c: transpose_regime(c) == "silent"}),
+                  ("transpose", "inverse permutation, not the permutation (a shape forward mode refuses)",
+                   lambda f, i, t, y: t.transpose(np.argsort([ax % t.ndim for ax in f.axes]).tolist()),
+                   {"applies": lambda c: transpose_regime(c) == "shape", "expect": "invariant"}),
+                  ("transpose", "ȧ reshaped, not transposed", lambda f, i, t, y: t.reshape(y.shape))],
+    "expand": [("scale", "broadcast ȧ divided by the number of copies",
+                lambda f, i, t, y: t.expand(f.shape) / max(y.size // max(t.size, 1), 1))],
+    "getitem": [("index", "ȧ picked one position off", lambda f, i, t, y: rolled(t)[f.index])],
+    "scatter_add": [("index", "ȧ scattered one position off",
+                     lambda f, i, t, y: rolled(OPS["scatter_add"].jvp(f, i, t, y)))],
+    "concatenate": [("index", "every share placed in input 0's slot (inputs of one size)",
+                     lambda f, i, t, y: Tensor.apply("scatter_add", t, index=f.slot(0, y.ndim), shape=y.shape),
+                     {"applies": equal_sizes_along_axis})],
+    "stack": [("index", "every share placed at position 0",
+               lambda f, i, t, y: Tensor.apply("scatter_add", t, index=f.slot(0, y.ndim), shape=y.shape),
+               {"applies": several})],
+}
+
+
+def _ce_jvp(f: Any, t: Tensor, direction: Tensor) -> Tensor:
+    """cross_entropy's JVP with ``direction`` in place of softmax(z) - onehot(y)."""
+    per_row = (direction * t).sum(axis=1)
+    return per_row if f.reduction == "none" else per_row.mean() if f.reduction == "mean" else per_row.sum()
+
+
+def _specific(name: str, mode: str) -> list[Mutant]:
+    table = VJP if mode == "vjp" else JVP
+    out = []
+    for spec in table.get(name, []):
+        kind, rule, wrong = spec[:3]
+        out.append(Mutant(name, mode, kind, rule, wrong, **(spec[3] if len(spec) > 3 else {})))
+    return out
+
+
+def has_rule(name: str, mode: str) -> bool:
+    """True if registry op ``name`` defines a ``mode`` rule (comparisons and argmax have none)."""
+    return callable(getattr(OPS[name], mode, None))
+
+
+def mutants_for(name: str, modes: Sequence[str] = MODES) -> list[Mutant]:
+    """Every mutant of op ``name``: the generic ones plus its specific wrong rules, per mode."""
+    return [m for mode in modes if has_rule(name, mode) for m in generic(name, mode) + _specific(name, mode)]
+
+
+def harmless(name: str, mode: str = "vjp") -> Mutant:
+    """A planted "mutant" identical to the correct rule: it survives (tests the failure path)."""
+    base = getattr(OPS[name], mode)
+    return Mutant(name, mode, "planted", "identical to the correct rule (harmless)",
+                  lambda f, i, g, y: base(f, i, g, y))
+
+
+def crashing(name: str, mode: str = "vjp") -> Mutant:
+    """A planted mutant whose rule calls a Tensor method on an ndarray (AttributeError): it crashes."""
+    return Mutant(name, mode, "planted", "calls .expand on an ndarray (a crash, not a catch)",
+                  lambda f, i, g, y: g.numpy().expand(f.inputs[i].shape))
+
+
+# ----------------------------------------------------------------------------- the checks
+def vjp_check(op: type[Function], case: Case, seed: int) -> str:
+    """gradcheck of ``op`` on the example: "" if it passed, else the mismatch in words."""
+    report = gradcheck(case.fn_for(op), case.inputs, raise_exception=False, seed=seed)
+    if report.passed:
+        return ""
+    w = report.worst[0]
+    return (f"{report.mismatches}/{report.checked} entries off; worst: analytic {w.analytic:.3g} vs numeric "
+            f"{w.numeric:.3g}")
+
+
+def jvp_check(op: type[Function], case: Case, seed: int) -> str:
+    """Forward mode on the example: the tangent ``tinygrad_np.jvp`` computes with ``op``'s JVP rule
+    (``forward_mode.Dual``), for random tangents t, vs ``(f(x + h t) - f(x - h t)) / 2h`` (float64,
+    gradcheck's tolerances), entry by entry: "" if it passed, else the mismatch in words."""
+    rng = np.random.default_rng(seed)
+    ts = [rng.standard_normal(x.shape) for x in case.inputs]
+    fn = case.fn_for(op)
+    _, tangent = tinygrad_np.jvp(fn, tuple(Tensor(x) for x in case.inputs), tuple(Tensor(t) for t in ts))
+    analytic = np.asarray(tangent, dtype=np.float64)
+
+    def f(sign: float) -> np.ndarray:
+        with no_grad():
+            return fn(*[Tensor(x + sign * H * t) for x, t in zip(case.inputs, ts)]).numpy()
+
+    numeric = (f(1.0) - f(-1.0)) / (2 * H)
+    if analytic.shape != numeric.shape:
+        return f"tangent of shape {analytic.shape} for an output of shape {numeric.shape}"
+    bad = np.abs(analytic - numeric) > ATOL + RTOL * np.abs(numeric)
+    if not bad.any():
+        return ""
+    k = int(np.argmax(np.where(bad, np.abs(analytic - numeric), -1.0)))
+    return (f"{int(bad.sum())}/{bad.size} entries off; worst: analytic {analytic.reshape(-1)[k]:.3g} vs numeric "
+            f"{numeric.reshape(-1)[k]:.3g}")
+
+
+CHECKS = {"vjp": vjp_check, "jvp": jvp_check}
+CONFORM_TANGENT = forward_mode.conform_tangent.__code__  # forward mode's one check of a tangent's shape
+
+
+def textbook(name: str) -> type[Function]:
+    """The op's class as a plain subclass (no rule changed): the baseline runs the same path as the mutants."""
+    return subclass(OPS[name], f"{OPS[name].__name__}_textbook", {})
+
+
+def outcome_of(m: Mutant, op: type[Function], case: Case, seed: int) -> tuple[str, str]:
+    """Run the mutant's check on one example: ("", "") if it passed, else (outcome, detail)."""
+    op.calls = 0
+    try:
+        mismatch = CHECKS[m.mode](op, case, seed)
+        if op.calls == 0:
+            raise HarnessError(f"the mutant's {m.mode} rule never ran (was it replaced by a lowered rule?)")
+    except Exception as e:  # noqa: BLE001 - every exception is classified: a catch, or a crash
+        return classify(e, m)
+    return ("gradcheck" if m.mode == "vjp" else "jvpcheck", mismatch) if mismatch else ("", "")
+
+
+def classify(e: BaseException, m: Mutant) -> tuple[str, str]:
+    """An exception from a check: "invariant" if it is the engine's refusal of a VJP (a RuntimeError
+    raised in ``engine.conform``) or forward mode's refusal of a tangent (raised through
+    ``forward_mode.conform_tangent``), or the exception the mutant is designed to raise, out of its
+    rule; else "crashed"."""
+    frames = _frames(e)
+    text = f"{type(e).__name__}: {e}".splitlines()[0]
+    if isinstance(e, RuntimeError) and frames and frames[-1].f_code is engine.conform.__code__:
+        return "invariant", text
+    if isinstance(e, (RuntimeError, ValueError)) and any(f.f_code is CONFORM_TANGENT for f in frames):
+        return "invariant", text
+    if m.raises and isinstance(e, m.raises[0]) and m.raises[1] in str(e) and any(
+            f.f_code in RULE_CODES for f in frames):
+        return "invariant", f"raised as designed: {text}"
+    where = "in the mutant's rule" if any(f.f_code in RULE_CODES for f in frames) else "outside the mutant's rule"
+    last = frames[-1] if frames else None
+    at = f" at {Path(last.f_code.co_filename).name}:{last.f_lineno} {last.f_code.co_name}" if last else ""
+    return "crashed", f"{text} ({where}{at})"
+
+
+def _frames(e: BaseException) -> list[types.FrameType]:
+    frames, tb = [], e.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    return frames
+
+
+class Baseline:
+    """Whether the correct (textbook) rule passes each check on each drawn example (cached)."""
+
+    def __init__(self) -> None:
+        self.ok: dict[tuple, bool] = {}
+        self.failures: list[str] = []
+        self.classes: dict[str, type[Function]] = {}
+
+    def passes(self, mode: str, case: Case, key: tuple, seed: int) -> bool:
+        if (mode, key) not in self.ok:
+            if case.name not in self.classes:
+                self.classes[case.name] = textbook(case.name)
+            op = self.classes[case.name]
+            try:
+                detail = CHECKS[mode](op, case, seed)
+            except Exception as e:  # noqa: BLE001 - a correct rule that raises: the example is unusable
+                detail = f"{type(e).__name__}: {e}"
+            self.ok[mode, key] = not detail
+            if detail:
+                self.failures.append(f"{mode} {case.describe()}: {detail}")
+        return self.ok[mode, key]
 
 
 # ----------------------------------------------------------------------------- running
 @dataclass
 class Outcome:
-    """The result for one mutant."""
+    """The result for one mutant: ``how`` one of ``OUTCOMES``."""
 
     mutant: Mutant
-    caught: bool
-    examples: int  # examples run until caught (or all of them)
-    how: str  # "gradcheck", "engine", "raised" or "" (survived)
+    how: str
+    examples: int  # usable examples run until it was caught or crashed (or all of them)
     detail: str
     case: str  # the example that caught it
 
+    @property
+    def ok(self) -> bool:
+        """The outcome the mutant was designed for."""
+        return self.how in self.mutant.allowed
+
     def row(self) -> dict[str, Any]:
         m = self.mutant
-        return {"op": m.op, "kind": m.kind, "mutant": m.rule, "caught": self.caught,
-                "examples": self.examples, "how": self.how, "detail": self.detail, "case": self.case}
+        return {"op": m.op, "rule": m.mode, "kind": m.kind, "mutant": m.rule, "outcome": self.how,
+                "expected": m.expected, "as_designed": self.ok, "examples": self.examples,
+                "detail": self.detail, "reason": m.reason, "case": self.case}
 
 
-def check(case: Case, seed: int) -> tuple[str, str]:
-    """Backward + gradcheck on one example: ("", "") if it passed, else (how, detail)."""
+Draw = Callable[[str, int, int], "Case | None"]  # (op, seed, k) -> example k, or None when there are no more
+
+
+def hunt(m: Mutant, max_examples: int, seed: int, baseline: Baseline, draw: Draw = seeded_case) -> Outcome:
+    """Examples ``draw(op, seed, k)`` for k = 0, 1, ... until the mutant is caught (or crashes) or
+    ``max_examples`` usable examples pass (usable: the correct rule passes on it and the mutant's
+    ``applies`` holds)."""
     try:
-        report = gradcheck(case.fn, case.inputs, raise_exception=False, seed=seed)
-    except RuntimeError as e:
-        if "returned a gradient of" in str(e):
-            return "engine", str(e).split(" for an input")[0]
-        return "raised", f"{type(e).__name__}: {e}"
-    except Exception as e:  # noqa: BLE001 - any crash of a wrong VJP is a catch
-        return "raised", f"{type(e).__name__}: {e}"
-    if report.passed:
-        return "", ""
-    w = report.worst[0]
-    return "gradcheck", (f"{report.mismatches}/{report.checked} entries off; worst: analytic {w.analytic:.3g} "
-                         f"vs numeric {w.numeric:.3g}")
-
-
-class Baseline:
-    """Caches whether the correct rule passes gradcheck on each drawn example."""
-
-    def __init__(self) -> None:
-        self.ok: dict[tuple[str, int], bool] = {}
-        self.failures: list[str] = []
-
-    def passes(self, case: Case, key: tuple[str, int], seed: int) -> bool:
-        if key not in self.ok:
-            how, detail = check(case, seed)
-            self.ok[key] = not how
-            if how:
-                self.failures.append(f"{case.describe()}: {how} {detail}")
-        return self.ok[key]
-
-
-def hunt_builtin(m: Mutant, max_examples: int, seed: int, baseline: Baseline) -> Outcome:
-    """Seeded draws from ``cases.py`` until the mutant is caught or ``max_examples`` usable
-    examples pass (usable: the correct rule passes on it and the mutant's ``applies`` holds)."""
-    cls = m.make(OPS[m.op])
+        op = m.make()
+    except Exception as e:  # noqa: BLE001 - a mutant that cannot be built is a crash of the harness
+        return Outcome(m, "crashed", 0, f"building the mutant: {classify(e, m)[1]}", "")
     run = 0
     for k in range(max_examples * MAX_DRAWS_PER_EXAMPLE):
         if run == max_examples:
             break
-        case = seeded_case(m.op, seed, k)
-        if (m.applies and not m.applies(case)) or not baseline.passes(case, (m.op, k), seed + k):
+        case = draw(m.op, seed, k)
+        if case is None:
+            break
+        try:
+            usable = (m.applies is None or m.applies(case)) and baseline.passes(m.mode, case, (m.op, k), seed + k)
+        except Exception as e:  # noqa: BLE001 - an ``applies`` that raises is a harness crash
+            return Outcome(m, "crashed", run, f"choosing examples: {classify(e, m)[1]}", case.describe())
+        if not usable:
             continue
         run += 1
-        with swapped(m.op, cls):
-            how, detail = check(case, seed + k)
+        how, detail = outcome_of(m, op, case, seed + k)
         if how:
-            return Outcome(m, True, run, how, detail, case.describe())
-    return Outcome(m, False, run, "", f"passed {run} examples", "")
-
-
-def hunt_hypothesis(m: Mutant, max_examples: int, seed: int) -> Outcome:
-    """Like ``hunt_builtin`` but drawing from ``tests/op_cases.py`` with ``hypothesis.find``
-    (generate phase only: no shrinking, so the count is the number of examples tried)."""
-    from hypothesis import HealthCheck, Phase, find, settings
-    from hypothesis.errors import NoSuchExample, Unsatisfiable
-
-    def to_case(sample: Any) -> Case:
-        return Case(m.op, [np.asarray(x) for x in sample.inputs], dict(sample.params))
-
-    strategy = _op_cases()[m.op].strategy
-    if m.applies:
-        strategy = strategy.filter(lambda sample: m.applies(to_case(sample)))
-    cls = m.make(OPS[m.op])
-    seen = {"run": 0}
-    found: dict[str, Any] = {}
-
-    def caught(sample: Any) -> bool:
-        case = to_case(sample)
-        if check(case, seed)[0]:  # the correct rule fails here: not a usable example
-            return False
-        seen["run"] += 1
-        with swapped(m.op, cls):
-            how, detail = check(case, seed)
-        if how and not found:  # hypothesis replays the failing example once more at the end
-            found.update(how=how, detail=detail, case=case.describe(), run=seen["run"])
-        return bool(how)
-
-    cfg = settings(max_examples=max_examples, phases=[Phase.generate], database=None, deadline=None, derandomize=False,
-                   suppress_health_check=list(HealthCheck))
-    try:
-        find(strategy, caught, settings=cfg, random=random.Random(seed))
-    except (NoSuchExample, Unsatisfiable):
-        return Outcome(m, False, seen["run"], "", f"passed {seen['run']} examples", "")
-    return Outcome(m, True, found["run"], found["how"], found["detail"], found["case"])
-
-
-def _op_cases() -> dict[str, Any]:
-    tests = Path(__file__).resolve().parents[2] / "tests"
-    if str(tests) not in sys.path:
-        sys.path.insert(0, str(tests))
-    from op_cases import OP_CASES  # type: ignore[import-not-found]
-
-    return OP_CASES
+            return Outcome(m, how, run, detail, case.describe())
+    return Outcome(m, "survived", run, f"passed {run} examples" if run else "no usable example drawn", "")
 
 
 @dataclass
 class Result:
     outcomes: list[Outcome]
-    uncovered: list[str]  # registry ops without a generator (not tested)
+    uncovered: list[str]  # registry ops with a rule but without an input generator (not tested)
     baseline_failures: list[str]
     seconds: float
 
+    def count(self, how: str, mode: str | None = None) -> int:
+        return sum(o.how == how and (mode is None or o.mutant.mode == mode) for o in self.outcomes)
+
     @property
-    def survivors(self) -> list[Outcome]:
-        return [o for o in self.outcomes if not o.caught]
+    def failures(self) -> list[Outcome]:
+        """Outcomes other than designed: crashes, survivors, catches by another check."""
+        return [o for o in self.outcomes if not o.ok]
+
+    @property
+    def crashed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.how == "crashed"]
 
 
-def run(ops: Sequence[str] | None = None, *, max_examples: int = 25, seed: int = 0, source: str = "builtin",
-        plant_harmless: Sequence[str] = (), extra: Sequence[Mutant] = ()) -> Result:
-    """Hunt every mutant of ``ops`` (default: the whole registry); see the module docstring."""
+def run(ops: Sequence[str] | None = None, *, modes: Sequence[str] = MODES, max_examples: int = 25, seed: int = 0,
+        extra: Sequence[Mutant] = (), draw: Draw = seeded_case) -> Result:
+    """Hunt every mutant of ``ops`` (default: every registry op with a rule) on the examples
+    ``draw`` gives (default: ``cases.seeded_case``), plus the ``extra`` mutants; see the module docstring."""
     start = time.perf_counter()
-    names = sorted(OPS) if not ops else list(ops)
+    names = sorted(n for n in OPS if any(has_rule(n, mode) for mode in modes)) if not ops else list(ops)
     unknown = [n for n in names if n not in OPS]
     if unknown:
         raise ValueError(f"unknown ops {unknown}; the registry has {sorted(OPS)}")
-    available = set(_op_cases()) if source == "hypothesis" else {n for n in names if has_generator(n)}
-    uncovered = [n for n in names if n not in available]
-    mutants = [m for n in names if n in available for m in mutants_for(n)]
-    mutants += [harmless(n) for n in plant_harmless] + list(extra)
+    uncovered = [n for n in names if not has_generator(n)]
+    mutants = [m for n in names if has_generator(n) for m in mutants_for(n, modes)] + list(extra)
     baseline = Baseline()
-    outcomes = []
-    for m in mutants:
-        if source == "hypothesis":
-            outcomes.append(hunt_hypothesis(m, max_examples, seed))
-        else:
-            outcomes.append(hunt_builtin(m, max_examples, seed, baseline))
+    outcomes = [hunt(m, max_examples, seed, baseline, draw) for m in mutants]
     return Result(outcomes, uncovered, baseline.failures, time.perf_counter() - start)
 
 
 # ----------------------------------------------------------------------------- reporting
-def table(result: Result, width: int = 44) -> str:
-    lines = [f"{'op':<13} {'kind':<12} {'mutant':<{width}} {'caught':<6} {'ex':>3}  how"]
+def table(result: Result, width: int = 50) -> str:
+    lines = [f"{'op':<13} {'rule':<4} {'kind':<12} {'mutant':<{width}} {'outcome':<9} {'ex':>3}  detail"]
     for o in result.outcomes:
         m = o.mutant
         rule = m.rule if len(m.rule) <= width else m.rule[: width - 1] + "…"
-        how = f"{o.how}: {o.detail}" if o.caught else "SURVIVED"
-        lines.append(f"{m.op:<13} {m.kind:<12} {rule:<{width}} {'yes' if o.caught else 'NO':<6} {o.examples:>3}  {how[:90]}")
+        flag = "" if o.ok else f" (EXPECTED {m.expected.upper()})"
+        detail = (o.detail if o.how != "survived" or not m.reason else m.reason)[:100]
+        lines.append(f"{m.op:<13} {m.mode:<4} {m.kind:<12} {rule:<{width}} {o.how:<9} {o.examples:>3}  {detail}{flag}")
     return "\n".join(lines)
 
 
 def summary(result: Result) -> str:
     outs = result.outcomes
-    n_ops = len({o.mutant.op for o in outs})
-    by_how = {h: sum(o.how == h for o in outs) for h in ("gradcheck", "engine", "raised")}
-    multi = sum(o.caught and o.examples > 1 for o in outs)
-    lines = [f"{len(outs)} mutants of {n_ops} ops: {len(outs) - len(result.survivors)} caught "
-             f"(gradcheck {by_how['gradcheck']}, engine invariant {by_how['engine']}, VJP raised {by_how['raised']}), "
-             f"{len(result.survivors)} survived; {multi} needed more than one example; {result.seconds:.1f} s"]
+    lines = []
+    for mode, fd in (("vjp", "gradcheck"), ("jvp", "jvpcheck")):
+        mine = [o for o in outs if o.mutant.mode == mode]
+        if not mine:
+            continue
+        survived = result.count("survived", mode)
+        notes = ", ".join(f"{n} {what}" for n, what in survivor_kinds(mine) if n)
+        check = "gradcheck" if mode == "vjp" else "the JVP check"
+        invariant = "the engine's invariant" if mode == "vjp" else "forward mode's invariant"
+        n_ops = len({o.mutant.op for o in mine})
+        lines.append(f"{mode.upper()} mutants: {len(mine)} of {n_ops} ops: caught by {check} "
+                     f"{result.count(fd, mode)}, by {invariant} {result.count('invariant', mode)}, survived {survived}"
+                     f"{f' ({notes})' if notes else ''}, crashed {result.count('crashed', mode)}")
+    multi = sum(o.how in ("gradcheck", "jvpcheck", "invariant") and o.examples > 1 for o in outs)
+    verdict = "every outcome as designed" if not result.failures else f"{len(result.failures)} NOT AS DESIGNED"
+    lines.append(f"{verdict}; {multi} needed more than one example; {result.seconds:.1f} s")
     if result.uncovered:
         lines.append(f"WARNING: no input generator (not tested): {', '.join(result.uncovered)}")
     if result.baseline_failures:
         lines.append(f"WARNING: the correct rule failed on {len(result.baseline_failures)} drawn examples (skipped):")
         lines += [f"  {f}" for f in result.baseline_failures[:5]]
-    for o in result.survivors:
-        lines.append(f"SURVIVED: {o.mutant.op}: {o.mutant.rule} ({o.detail})")
+    for o in result.failures:
+        lines.append(f"{o.how.upper()} (expected {o.mutant.expected}): {o.mutant.op} {o.mutant.mode}: {o.mutant.rule}"
+                     f" ({o.detail})")
     return "\n".join(lines)
 
 
 def write_outputs(result: Result, out: Path) -> list[Path]:
-    """mutants.csv and mutants.png (examples needed per mutant, coloured by how it was caught)."""
+    """mutants.csv, mutants.txt (table and summary) and mutants.png."""
     out.mkdir(parents=True, exist_ok=True)
     csv_path = out / "mutants.csv"
     with open(csv_path, "w", newline="") as fh:
@@ -601,68 +859,94 @@ def write_outputs(result: Result, out: Path) -> list[Path]:
     return [csv_path, out / "mutants.txt", plot(result, out / "mutants.png")]
 
 
+COLORS = {"gradcheck": "tab:blue", "jvpcheck": "tab:cyan", "invariant": "tab:orange", "survived": "tab:grey",
+          "crashed": "tab:red"}
+LABELS = {("gradcheck", "vjp"): "VJP: gradcheck", ("jvpcheck", "jvp"): "JVP: JVP check",
+          ("invariant", "vjp"): "VJP: engine's invariant", ("invariant", "jvp"): "JVP: forward mode's invariant"}
+
+
+def survivor_kinds(outcomes: Sequence[Outcome]) -> list[tuple[int, str]]:
+    """How many of these survivors are equivalent mutants, known gaps, or neither (failures)."""
+    survived = [o for o in outcomes if o.how == "survived"]
+    equivalent = sum(o.mutant.expect == "survives" for o in survived)
+    gaps = sum(o.mutant.expect == "gap" for o in survived)
+    return [(equivalent, "equivalent"), (gaps, "known gaps"), (len(survived) - equivalent - gaps, "NOT AS DESIGNED")]
+
+
 def plot(result: Result, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Examples until caught per mutant, one row per op; colour: outcome, marker: VJP (o) or JVP (^)."""
     ops = sorted({o.mutant.op for o in result.outcomes}, reverse=True)
-    colors = {"gradcheck": "tab:blue", "engine": "tab:orange", "raised": "tab:green", "": "tab:red"}
-    labels = {"gradcheck": "gradcheck mismatch", "engine": "engine shape/dtype invariant",
-              "raised": "wrong VJP raised", "": "SURVIVED"}
-    fig, ax = plt.subplots(figsize=(7, 0.2 * len(ops) + 1.2), dpi=90)
+    fig = Figure(figsize=(7.5, 0.2 * len(ops) + 1.9), dpi=90)
+    ax = fig.subplots()
     rng = np.random.default_rng(0)
-    for how, color in colors.items():
-        pts = [(o.examples, ops.index(o.mutant.op)) for o in result.outcomes if o.how == how]
-        if pts:
-            x, y = np.array(pts, dtype=float).T
+    for how in OUTCOMES:
+        for mode, marker in (("vjp", "o"), ("jvp", "^")):
+            mine = [o for o in result.outcomes if o.how == how and o.mutant.mode == mode]
+            if not mine:
+                continue
+            x = np.array([max(o.examples, 1) for o in mine], dtype=float)
+            y = np.array([ops.index(o.mutant.op) for o in mine], dtype=float)
+            label = LABELS.get((how, mode), f"{mode.upper()}: {how}") + f" ({len(mine)}"
+            if how == "survived":
+                label += "".join(f", {n} {what}" for n, what in survivor_kinds(mine) if n)
             ax.scatter(x * np.exp(rng.uniform(-0.08, 0.08, len(x))), y + rng.uniform(-0.25, 0.25, len(y)),
-                       s=14, color=color, label=f"{labels[how]} ({len(x)})", alpha=0.8)
+                       s=14, marker=marker, color=COLORS[how], label=label + ")", alpha=0.8)
     ax.set_xscale("log")
     ax.set_yticks(range(len(ops)), ops, fontsize=7)
-    ax.set_xlabel("examples until caught (log scale)")
-    ax.set_title(f"Mutant backward rules: {len(result.outcomes) - len(result.survivors)}/{len(result.outcomes)} caught",
-                 fontsize=10)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.set_xlabel("usable examples until caught (log scale; a survivor: the examples it passed)")
+    n_vjp = sum(o.mutant.mode == "vjp" for o in result.outcomes)
+    caught = sum(o.how in ("gradcheck", "jvpcheck", "invariant") for o in result.outcomes)
+    notes = ", ".join(f"{n} {what}" for n, what in survivor_kinds(result.outcomes) if n)
+    ax.set_title(f"Mutant rules ({n_vjp} VJP, {len(result.outcomes) - n_vjp} JVP): {caught} caught,\n"
+                 f"{result.count('survived')} survived{f' ({notes})' if notes else ''}, "
+                 f"{result.count('crashed')} crashed", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=3, frameon=False)
+    fig.tight_layout(rect=(0, 0.5 / (0.2 * len(ops) + 1.9), 1, 1))
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
 # ----------------------------------------------------------------------------- CLI
-SUMMARY = "inject wrong backward rules into every op; does gradcheck catch them? (exit 1 if one survives)"
-HELP = """Bug injection. For each op in the registry, swap in plausible WRONG backward rules
-(sign flip, dropped term, missing/averaged un-broadcast, transposed matmul gradient, forgotten
-keepdims, scaled by 2, upstream gradient ignored, wrong mask/subgradient, wrong axis, float32
-gradient), one at a time, and run gradcheck on random valid inputs until the mutant is caught
-or --max-examples pass. Prints a table (op, mutant, caught?, examples needed, how caught) and
-writes mutants.csv/.txt/.png to --out. Exit status 1 if any mutant survives."""
+SUMMARY = "inject wrong VJP and JVP rules into every op: caught by the check meant to catch them? (exit 1 if not)"
+HELP = """Bug injection. For each registry op with a VJP or JVP rule, run plausible WRONG rules
+(sign flip, scale, upstream gradient or tangent ignored, dropped term, wrong factor/mask/axis,
+forgotten keepdims, un-broadcasting done wrongly, transposed matmul rule, float32 result, an
+ndarray instead of a Tensor), one at a time, as subclasses of the op's class, on seeded random
+valid inputs, until the mutant is caught or --max-examples pass. VJP mutants are checked by
+gradcheck and the engine's shape/dtype invariant, JVP mutants by a forward-mode finite-difference
+check and its tangent invariant. Outcomes: gradcheck, jvpcheck, invariant, survived, crashed (any
+other exception: never a catch). Prints a table and a summary, writes mutants.csv/.txt/.png to
+--out. Exit status 1 unless every mutant ends as designed (a crash or an unexpected survivor fails)."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
-    p.add_argument("--ops", default="", help="comma-separated ops to test (default: every registered op)")
-    p.add_argument("--max-examples", type=int, default=25, help="examples per mutant before it survives (default 25)")
+    p.add_argument("--ops", default="", help="comma-separated ops to test (default: every registry op with a rule)")
+    p.add_argument("--rules", default="vjp,jvp", help="which rules to mutate: vjp, jvp or vjp,jvp (default)")
+    p.add_argument("--max-examples", type=int, default=25,
+                   help="usable examples per mutant before it survives (default 25)")
     p.add_argument("--seed", type=int, default=0, help="seed of the drawn examples (default 0)")
-    p.add_argument("--source", choices=("builtin", "hypothesis"), default="builtin",
-                   help="input generator: the experiment's own seeded generators (default) or the "
-                        "hypothesis strategies of tests/op_cases.py")
     p.add_argument("--plant-harmless", default="", metavar="OPS",
-                   help="also plant a harmless 'mutant' (identical to the correct rule) for these ops; "
-                        "it survives, so the exit status becomes 1")
+                   help="also plant a harmless VJP 'mutant' (the correct rule) for these ops: it survives, "
+                        "exit status 1")
+    p.add_argument("--plant-crash", default="", metavar="OPS",
+                   help="also plant a VJP mutant that crashes (AttributeError in its rule) for these ops: "
+                        "exit status 1")
 
 
 def main(args: argparse.Namespace) -> int:
     ops = [s for s in args.ops.split(",") if s]
-    planted = [s for s in args.plant_harmless.split(",") if s]
-    result = run(ops or None, max_examples=args.max_examples, seed=args.seed, source=args.source,
-                 plant_harmless=planted)
+    modes = [s for s in args.rules.split(",") if s]
+    if not modes or set(modes) - set(MODES):
+        raise SystemExit(f"--rules: expected vjp, jvp or vjp,jvp, got {args.rules!r}")
+    extra = [harmless(s) for s in args.plant_harmless.split(",") if s]
+    extra += [crashing(s) for s in args.plant_crash.split(",") if s]
+    result = run(ops or None, modes=modes, max_examples=args.max_examples, seed=args.seed, extra=extra)
     print(table(result))
     print()
     print(summary(result))
     for path in write_outputs(result, Path(args.out)):
         print(f"wrote {path}")
-    return 1 if result.survivors else 0
+    return 1 if result.failures else 0

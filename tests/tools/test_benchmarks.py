@@ -395,7 +395,10 @@ def test_op_overhead_covers_every_registry_op(tmp_path):
     rows = op_overhead.main(["--quick", "--out", str(tmp_path)])
     assert {r["op"] for r in rows} == set(tg.OPS)
     for r in rows:
-        assert r["numpy_us"] > 0 and r["recording_us"] > 0 and r["fwd_bwd_us"] > 0
+        assert r["numpy_us"] > 0 and r["recording_us"] > 0
+        assert (r["fwd_bwd_us"] is None) is (r["op"] in {"argmax", "argmin", "equal", "not_equal", "less",
+                                                         "less_equal", "greater", "greater_equal"}), r["op"]
+        assert r["fwd_bwd_us"] is None or r["fwd_bwd_us"] > 0
     assert json.loads((tmp_path / "op_overhead.json").read_text())["rows"] == rows
 
 
@@ -405,7 +408,12 @@ def test_op_overhead_cases_compute_what_numpy_computes():
         expected = np_call()
         if expected is None:  # np.add.at works in place
             continue
-        np.testing.assert_allclose(tg_call(A, B).numpy(), expected, rtol=1e-6, err_msg=name)
+        got = tg_call(A, B).numpy()
+        assert got.dtype == np.asarray(expected).dtype, name
+        if got.dtype.kind == "f":
+            np.testing.assert_allclose(got, expected, rtol=1e-6, err_msg=name)
+        else:
+            np.testing.assert_array_equal(got, expected, err_msg=name)
 
 
 # ----------------------------------------------------------------------------- dev tools
@@ -461,7 +469,8 @@ def test_engine_floor_rebuilt_contenders_train_on_where_they_were():
     rng = np.random.default_rng(6)
     X, y = rng.random((128, 784), dtype=np.float32), rng.integers(0, 10, 128)
     sizes = [784, 16, 10]
-    batches = [(X[k:k + 32], y[k:k + 32]) for k in range(0, 128, 32)]
+    idx = [np.arange(k, k + 32) for k in range(0, 128, 32)]
+    batches = [(np.take(X, i, axis=0), np.take(y, i)) for i in idx]  # fresh arrays, as blockrace gathers them
     rebuilt, kept = engine_floor.builders(sizes, 32, X, y, 0.1), engine_floor.builders(sizes, 32, X, y, 0.1)
     for (name, build), (_, build_once) in zip(rebuilt, kept):
         losses_rebuilt = [build()(xb, yb) for xb, yb in batches]  # new arrays before every step
@@ -557,7 +566,10 @@ def test_ab_versions_imports_each_version_under_its_own_name(tmp_path):
                     reason="needs a git checkout")
 def test_ab_versions_exports_a_git_revision_and_names_a_bad_one(tmp_path):
     pkg = ab_versions.export_package("HEAD", tmp_path)
-    assert (pkg / "__init__.py").is_file() and (pkg / "tensor.py").is_file()
+    listed = subprocess.run(["git", "-C", str(ROOT_DIR), "ls-tree", "-r", "--name-only", "HEAD", "tinygrad_np"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    exported = sorted(p.relative_to(tmp_path).as_posix() for p in pkg.rglob("*") if p.is_file())
+    assert exported == sorted(listed) and "tinygrad_np/__init__.py" in exported
     with pytest.raises(SystemExit, match="no-such-revision"):
         ab_versions.export_package("no-such-revision", tmp_path / "bad")
 
