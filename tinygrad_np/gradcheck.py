@@ -201,8 +201,9 @@ def gradcheck(
             directions[np.arange(len(flat_ids)), flat_ids] = 1.0
             directions = directions.reshape((len(flat_ids),) + data.shape)
             labels = [tuple(int(k) for k in np.unravel_index(int(j), data.shape)) for j in flat_ids]
-        if ad == "reverse":
-            values = [float(np.sum(analytic[i] * d)) for d in directions]
+        if ad == "reverse":  # the entries of Jᵀu (fast mode: its product with the one direction)
+            values = [float(np.sum(analytic[i] * directions[0]))] if mode == "fast" else \
+                [float(analytic[i][label]) for label in labels]
         else:
             values = _forward_mode_values(fn, xs, i, directions, us)
         for direction, label, value in zip(directions, labels, values):
