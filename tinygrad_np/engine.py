@@ -7,7 +7,10 @@ reach the same tensor. Leaves that require grad collect their total in ``.grad``
 
 Read top to bottom: ``Function`` (a node), ``register`` (the registry of ops), ``Tensor`` (a
 value, and ``Tensor.apply``: how an op runs and records its node), then the backward pass
-(``topological_order``, ``backward_step``, ``run_backward``).
+(``topological_order``, ``backward_step``, ``run_backward``). ``x * y`` is
+``Tensor.apply("mul", x, y)``: the operators and op methods are in ``tensor_methods.py``, the ops
+themselves in ``ops/``, in-place writes and their checks in ``writes.py``, the modes (grad,
+anomaly) in ``modes.py``.
 
 Two seams let other layers plug in without this file knowing them. A value of a function
 transformation (forward mode, vmap: ``level > 0``) runs each op through its own ``process``.
@@ -16,8 +19,6 @@ The fast layer may register faster forwards and VJPs of registry ops (``LOWERED_
 """
 from __future__ import annotations
 
-import itertools
-import threading
 from operator import attrgetter
 from typing import Any, Callable, Iterable, Sequence
 
@@ -25,6 +26,7 @@ import numpy as np
 
 from . import modes
 from .tensor_methods import TensorMethods
+from .writes import WRITES, InPlaceWrites, check_writes
 
 
 # ----------------------------------------------------------------------------- the node
@@ -55,7 +57,7 @@ class Function:
         if params:
             self.__dict__.update(params)  # the rules read the call's parameters as self.axis, self.keepdims, ...
         self.needs_input_grad = needs_input_grad
-        self.clock = WRITES.last  # in-place writes after this moment make the node refuse (see WriteClock)
+        self.clock = WRITES.last  # in-place writes after this moment make the node refuse (see writes.py)
 
     @property
     def name(self) -> str:
@@ -93,36 +95,15 @@ def register(name: str) -> Callable[[type[Function]], type[Function]]:
     return deco
 
 
-class WriteClock:
-    """When tensors were last written in place. Every write (``copy_``, an optimizer's update,
-    assigning ``.data``) takes the next tick and stamps it on the tensor (``tensor._version``,
-    shared by its views); a node remembers the tick at which it ran. Backward then refuses a node
-    whose inputs or output carry a later stamp, as PyTorch's version counters do. One clock for
-    the process (tensors move between threads), ticked under a lock; reading it is one attribute."""
-
-    def __init__(self) -> None:
-        self.last = 0
-        self._ticks = itertools.count(1)
-        self._lock = threading.Lock()
-
-    def stamp(self, t: "Tensor") -> None:
-        self._lock.acquire()
-        self.last = t._version[0] = next(self._ticks)
-        self._lock.release()
-
-
-WRITES = WriteClock()
-
-
 # ----------------------------------------------------------------------------- the value
-class Tensor(TensorMethods):
+class Tensor(TensorMethods, InPlaceWrites):
     """An n-dimensional array that records the ops applied to it and differentiates them.
 
     ``Tensor(data, requires_grad=False, dtype=None)``: an ndarray is shared, not copied
     (``tg.tensor`` copies); Python data takes NumPy's dtype, except that floats become float32.
     The array is the engine's (``_data``); ``.data``, ``numpy()`` and ``np.asarray`` hand out
     read-only views of it. Values change in place only through ``copy_``/``update_`` (what
-    optimizers use) or by assigning ``.data``, which stamp the write (see ``WriteClock``), so a
+    optimizers use) or by assigning ``.data``, which stamp the write (``writes.py``), so a
     graph never reads values changed behind its back.
     """
 
@@ -150,48 +131,12 @@ class Tensor(TensorMethods):
         t.requires_grad = False
         return t
 
-    @property
-    def data(self) -> np.ndarray:
-        """The values: a read-only view of the tensor's array."""
-        return _readonly(self._data)
-
-    @data.setter
-    def data(self, value: Any) -> None:
-        """Replace the values (stamped as a write: a graph that saved this tensor refuses it)."""
-        self._data = np.asarray(value.data if isinstance(value, Tensor) else value)
-        WRITES.stamp(self)
-
     shape = property(attrgetter("_data.shape"), doc="Tuple of dimensions.")
     dtype = property(attrgetter("_data.dtype"), doc="NumPy dtype of the data.")
     ndim = property(attrgetter("_data.ndim"), doc="Number of dimensions.")
     size = property(attrgetter("_data.size"), doc="Number of elements.")
     grad_fn = property(attrgetter("_ctx"), doc="The node that produced this tensor (None for leaves).")
     is_leaf = property(lambda self: self._ctx is None)
-
-    def numpy(self) -> np.ndarray:
-        """The values as an ndarray: a shared, read-only view (``.copy()`` it to change it)."""
-        return _readonly(self._data)
-
-    def item(self) -> Any:
-        return self._data.item()
-
-    def tolist(self) -> Any:
-        return self._data.tolist()
-
-    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        return self._data.astype(dtype, copy=bool(copy)) if dtype is not None or copy else _readonly(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __bool__(self) -> bool:
-        return bool(self._data)
-
-    def __repr__(self) -> str:
-        body = np.array2string(self._data, separator=", ", precision=4, threshold=20, prefix="Tensor(")
-        extra = (f", grad_fn={self._ctx!r}" if self._ctx is not None
-                 else ", requires_grad=True" if self.requires_grad else "")
-        return f"Tensor({body}, dtype={self.dtype}{extra})"
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         """Mark a leaf as a variable to differentiate with respect to (in place)."""
@@ -211,39 +156,6 @@ class Tensor(TensorMethods):
         t = Tensor._wrap(self._data)
         t._version = self._version
         return t
-
-    def register_hook(self, hook: Callable[["Tensor"], "Tensor | None"]) -> None:
-        """Call ``hook(grad)`` with this tensor's total gradient in every backward pass; a
-        returned Tensor replaces the gradient (for leaves: before it is added into ``.grad``)."""
-        if not self.requires_grad:
-            raise RuntimeError("register_hook on a tensor that does not require grad")
-        self._hooks = (self._hooks or []) + [hook]
-
-    def retain_grad(self) -> None:
-        """Keep this non-leaf tensor's gradient in ``.grad`` too (leaves always keep theirs)."""
-        if self._ctx is not None and not any(isinstance(h, _RetainGrad) for h in self._hooks or ()):
-            self.register_hook(_RetainGrad(self))
-
-    # ------------------------------------------------------------------ in-place writes
-    def copy_(self, src: Any) -> "Tensor":
-        """Copy ``src``'s values into this tensor, in place (shape and dtype kept)."""
-        arr = src._data if isinstance(src, Tensor) else np.asarray(src)
-        return self.update_(lambda a: np.copyto(a, np.broadcast_to(arr, a.shape), casting="unsafe"))
-
-    def update_(self, update: Callable[[np.ndarray], Any]) -> "Tensor":
-        """Run ``update(array)`` on this tensor's array, in place, and stamp the write: the one way
-        values change in place (``copy_``, optimizers: ``p.update_(lambda a: np.subtract(a, lr * g, out=a))``).
-        Not recorded in any graph; a graph that saved this tensor before the write refuses it."""
-        try:
-            update(self._data)
-        except ValueError as e:
-            if self._data.flags.writeable:
-                raise
-            raise RuntimeError(f"cannot write into this tensor in place: its array (shape {self.shape}) is "
-                               "read-only (e.g. a broadcast view); give it its own array first") from e
-        finally:
-            WRITES.stamp(self)
-        return self
 
     # ------------------------------------------------------------------ applying an op
     @staticmethod
@@ -272,60 +184,11 @@ class Tensor(TensorMethods):
             out._version = inputs[0]._version
         if state.anomaly:
             shapes = ", ".join(str(x.shape) for x in inputs)
-            check_finite(f"{cls.__name__} forward output", out, f"input shapes {shapes}, output shape {out.shape}",
-                         modes.user_code_line())
+            modes.check_finite(f"{cls.__name__} forward output", y,
+                               f"input shapes {shapes}, output shape {out.shape}", modes.user_code_line())
         if fn is not None and out._data.dtype.kind == "f":
             record(fn, out)
         return out
-
-    def _other(self, other: Any) -> "Tensor":
-        """The other operand of a binary op as a Tensor: a Python scalar, list or ndarray takes this
-        tensor's float dtype (``x32 * 0.1`` stays float32); two Tensors promote as NumPy does."""
-        if isinstance(other, Tensor):
-            return other
-        arr = np.asarray(other)
-        if self.dtype.kind == "f" and arr.dtype != self.dtype and arr.dtype.kind in "biuf":
-            arr = arr.astype(self.dtype)
-        return Tensor._wrap(arr)
-
-    def __add__(self, other: Any) -> "Tensor":
-        return Tensor.apply("add", self, self._other(other))
-
-    def __radd__(self, other: Any) -> "Tensor":
-        return Tensor.apply("add", self._other(other), self)
-
-    def __sub__(self, other: Any) -> "Tensor":
-        return Tensor.apply("sub", self, self._other(other))
-
-    def __rsub__(self, other: Any) -> "Tensor":
-        return Tensor.apply("sub", self._other(other), self)
-
-    def __mul__(self, other: Any) -> "Tensor":
-        return Tensor.apply("mul", self, self._other(other))
-
-    def __rmul__(self, other: Any) -> "Tensor":
-        return Tensor.apply("mul", self._other(other), self)
-
-    def __truediv__(self, other: Any) -> "Tensor":
-        return Tensor.apply("div", self, self._other(other))
-
-    def __rtruediv__(self, other: Any) -> "Tensor":
-        return Tensor.apply("div", self._other(other), self)
-
-    def __pow__(self, other: Any) -> "Tensor":
-        return Tensor.apply("pow", self, self._other(other))
-
-    def __rpow__(self, other: Any) -> "Tensor":
-        return Tensor.apply("pow", self._other(other), self)
-
-    def __matmul__(self, other: Any) -> "Tensor":
-        return Tensor.apply("matmul", self, self._other(other))
-
-    def __rmatmul__(self, other: Any) -> "Tensor":
-        return Tensor.apply("matmul", self._other(other), self)
-
-    def __neg__(self) -> "Tensor":
-        return Tensor.apply("neg", self)
 
     # ------------------------------------------------------------------ backward
     def backward(self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
@@ -392,14 +255,14 @@ def backward_step(y: Tensor, g: Tensor, lowered: dict | None = None) -> list[tup
     for i, needed in enumerate(fn.needs_input_grad):
         if needed:
             x = inputs[i]
-            raw = checked_vjp(rule, fn, i, g, y) if checked else rule(fn, i, g, y)
+            raw = modes.checked_vjp(rule, fn, i, g, y) if checked else rule(fn, i, g, y)
             if raw is None:  # the rule says: no gradient flows to this input (as a zero would)
                 continue
             ok = isinstance(raw, Tensor) and raw.shape == x.shape and raw.dtype == x.dtype
             grads.append((i, x, raw, raw if ok else conform(fn, x, raw, y)))
     if state.watchers:
         for watch in state.watchers:
-            watch(GradientEvent(y, g, grads))
+            watch(modes.GradientEvent(y, g, grads))
     return grads
 
 
@@ -461,48 +324,6 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Tensor], *, inputs: Se
     return None if inputs is None else results
 
 
-def checked_vjp(rule: Callable, fn: Function, i: int, g: Tensor, y: Tensor) -> Tensor:
-    """In anomaly mode: the VJP with its own inner ops unchecked, then checked and blamed on ``fn``."""
-    with modes.anomaly_paused():
-        raw = rule(fn, i, g, y)
-    check_finite(f"{fn.name} backward gradient for input {i}", raw,
-                 f"input shape {fn.inputs[i].shape}, upstream gradient shape {g.shape}",
-                 getattr(fn, "created_at", "<unknown>"))
-    return raw
-
-
-def saved_bytes(roots: Iterable[Tensor]) -> int:
-    """The bytes of the arrays the graph behind ``roots`` keeps for backward (the nodes' inputs and
-    outputs; an array and its views counted once): what ``checkpoint`` trades for a second forward."""
-    arrays: dict[int, int] = {}
-    for t in topological_order(roots):
-        for x in (*t._ctx.inputs, t):
-            a = x._data
-            while a is not None and a.base is not None:
-                a = a.base
-            if a is not None:
-                arrays[id(a)] = a.nbytes
-    return sum(arrays.values())
-
-
-class _RetainGrad:
-    """The hook ``retain_grad`` registers: add the gradient into the tensor's ``.grad``."""
-
-    def __init__(self, t: Tensor) -> None:
-        self.t = t
-
-    def __call__(self, g: Tensor) -> None:
-        self.t.grad = g if self.t.grad is None else self.t.grad + g
-
-
-class GradientEvent:
-    """What ``modes.watch_gradients`` watchers see of one backward step: the node's output
-    ``tensor``, its upstream gradient ``grad``, and ``vjps`` as ``backward_step`` returns them."""
-
-    def __init__(self, tensor: Tensor, grad: Tensor, vjps: list) -> None:
-        self.tensor, self.grad, self.vjps = tensor, grad, vjps
-
-
 def seeds(outputs: Sequence[Tensor], grad_outputs: Sequence[Any] | None) -> list[Tensor]:
     """The upstream gradients backward starts from: 1 for a one-element output, else given."""
     out = []
@@ -549,18 +370,6 @@ def unbroadcast(g: Tensor, shape: tuple[int, ...]) -> Tensor:
     return g.sum(axis=tuple(range(lead)) + ones, keepdims=True).reshape(shape)
 
 
-def check_writes(fn: Function, y: Tensor) -> None:
-    """Refuse to differentiate through tensors written in place after ``fn`` used them."""
-    for k, x in enumerate(fn.inputs):
-        if x._version[0] > fn.clock:
-            raise RuntimeError(f"one of the tensors needed for the gradient of {fn.name} was modified in place "
-                               f"after the forward: its input {k} (shape {x.shape}, {x.dtype}) was written after "
-                               f"{fn.name} ran (an optimizer step, copy_ or .data assignment before backward?)")
-    if y._version[0] > fn.clock:
-        raise RuntimeError(f"one of the tensors needed for the gradient of {fn.name} was modified in place after "
-                           f"the forward: its output (shape {y.shape}, {y.dtype}) was written after {fn.name} ran")
-
-
 def run_hooks(t: Tensor, g: Tensor) -> Tensor:
     """``t``'s hooks in turn on its total gradient ``g`` (a hook may return a replacement)."""
     for hook in t._hooks or ():
@@ -573,14 +382,6 @@ def run_hooks(t: Tensor, g: Tensor) -> Tensor:
     return g
 
 
-def check_finite(what: str, t: Any, shapes: str, where: str) -> None:
-    """In anomaly mode: raise AnomalyError if ``t`` has a NaN or Inf, naming the op and where it was made."""
-    a = np.asarray(t.data if isinstance(t, Tensor) else t)
-    if a.dtype.kind in "fc" and not np.all(np.isfinite(a)):
-        bad = "NaN" if np.isnan(a).any() else "Inf"
-        raise modes.AnomalyError(f"{what} contains {bad} ({shapes}); the op was created at {where}")
-
-
 def as_array(data: Any, dtype: Any) -> np.ndarray:
     """``data`` as an ndarray: a Tensor's or an ndarray itself (cast to ``dtype`` if given);
     Python numbers and lists take NumPy's dtype, except that floats become float32."""
@@ -590,13 +391,6 @@ def as_array(data: Any, dtype: Any) -> np.ndarray:
     if dtype is None and arr.dtype == np.float64 and not isinstance(data, (np.ndarray, np.generic)):
         dtype = np.float32  # Python floats: float32 by default, like torch.tensor
     return arr if dtype is None else arr.astype(dtype, copy=False)
-
-
-def _readonly(arr: np.ndarray) -> np.ndarray:
-    """A read-only view of ``arr`` (what the engine hands out of a tensor's array)."""
-    view = arr.view()
-    view.setflags(write=False)
-    return view
 
 
 def _level(x: Tensor) -> int:

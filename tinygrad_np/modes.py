@@ -18,6 +18,8 @@ import threading
 import traceback
 from typing import Any, Callable, Iterator
 
+import numpy as np
+
 
 class _State(threading.local):
     """Per-thread modes; the class attributes are each new thread's starting values."""
@@ -98,11 +100,37 @@ def anomaly_paused() -> Iterator[None]:
         state.anomaly = saved
 
 
+def check_finite(what: str, t: Any, shapes: str, where: str) -> None:
+    """In anomaly mode: raise AnomalyError if ``t`` has a NaN or Inf, naming the op and where it was made."""
+    a = np.asarray(t)
+    if a.dtype.kind in "fc" and not np.all(np.isfinite(a)):
+        bad = "NaN" if np.isnan(a).any() else "Inf"
+        raise AnomalyError(f"{what} contains {bad} ({shapes}); the op was created at {where}")
+
+
+def checked_vjp(rule: Callable, fn: Any, i: int, g: Any, y: Any) -> Any:
+    """In anomaly mode: node ``fn``'s VJP with its own inner ops unchecked, then checked and blamed on ``fn``."""
+    with anomaly_paused():
+        raw = rule(fn, i, g, y)
+    check_finite(f"{fn.name} backward gradient for input {i}", raw,
+                 f"input shape {fn.inputs[i].shape}, upstream gradient shape {g.shape}",
+                 getattr(fn, "created_at", "<unknown>"))
+    return raw
+
+
+class GradientEvent:
+    """What ``watch_gradients`` watchers see of one backward step: the node's output ``tensor``,
+    its upstream gradient ``grad``, and ``vjps`` as ``engine.backward_step`` returns them."""
+
+    def __init__(self, tensor: Any, grad: Any, vjps: list) -> None:
+        self.tensor, self.grad, self.vjps = tensor, grad, vjps
+
+
 @contextlib.contextmanager
 def watch_gradients(fn: Callable[[Any], None]) -> Iterator[None]:
     """Call ``fn(event)`` for every step of every backward pass run inside the block (this thread).
 
-    ``event`` is a ``GradientEvent`` (see ``engine``): the node, the gradient that reached it and
+    ``event`` is a ``GradientEvent``: the node, the gradient that reached it and
     each input's VJP before and after it was brought to the input's shape and dtype."""
     saved = state.watchers
     state.watchers = saved + (fn,)

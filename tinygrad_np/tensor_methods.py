@@ -1,9 +1,10 @@
-"""Tensor's op methods: ``x.exp()``, ``x.sum(axis=0)``, ``x.reshape(2, 3)``, ``x[1:]``, ``x < y``...
+"""Tensor's operators and op methods: ``x * y``, ``x.exp()``, ``x.sum(axis=0)``, ``x[1:]``, ``x < y``...
 
-Each method applies one registry op by name through ``Tensor.apply`` (``engine.py``); this
-mixin knows nothing else of the engine, so the engine can inherit it without an import circle.
-The arithmetic operators (``+ - * / ** @``, unary ``-``) live in ``engine.Tensor`` itself, where
-a reader of the engine meets them.
+Each one applies one registry op by name through ``Tensor.apply`` (``engine.py``): ``x * y`` is
+``Tensor.apply("mul", x, y)``. A Python scalar operand takes the tensor's float dtype
+(``_other``). This mixin knows nothing else of the engine, so the engine inherits it without an
+import circle; it also holds the plain accessors (``numpy()``, ``item()``, ``repr``) and the
+gradient hooks (``register_hook``, ``retain_grad``), which backward runs (``engine.run_hooks``).
 
 NumPy's functions on Tensors (``np.exp(t)``, ``np.sum(t, axis=0)``, ``ndarray + t``) run the
 matching tinygrad_np op (the table ``NUMPY_FUNCTIONS``, filled by ``functions.py``) or raise a
@@ -15,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
+from .writes import readonly
+
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import Tensor
 
@@ -25,13 +28,69 @@ NUMPY_FUNCTIONS: dict[Callable[..., Any], Callable[..., Any]] = {}
 
 
 class TensorMethods:
-    """The op methods of ``Tensor`` (each one ``self.apply`` of a registry op)."""
+    """The operators and op methods of ``Tensor`` (each one ``self.apply`` of a registry op)."""
 
     __slots__ = ()
     apply: Callable[..., "Tensor"]
-    _other: Callable[[Any], "Tensor"]
+    _wrap: Callable[[Any], "Tensor"]
+    _data: np.ndarray
+    _ctx: Any
+    _hooks: list | None
+    grad: "Tensor | None"
+    requires_grad: bool
     shape: tuple[int, ...]
     ndim: int
+    dtype: np.dtype
+
+    # ------------------------------------------------------------------ operators
+    def _other(self, other: Any) -> "Tensor":
+        """The other operand of a binary op as a Tensor: a Python scalar, list or ndarray takes this
+        tensor's float dtype (``x32 * 0.1`` stays float32); two Tensors promote as NumPy does."""
+        if isinstance(other, TensorMethods):
+            return other  # type: ignore[return-value]
+        arr = np.asarray(other)
+        if self.dtype.kind == "f" and arr.dtype != self.dtype and arr.dtype.kind in "biuf":
+            arr = arr.astype(self.dtype)
+        return self._wrap(arr)
+
+    def __add__(self, other: Any) -> "Tensor":
+        return self.apply("add", self, self._other(other))
+
+    def __radd__(self, other: Any) -> "Tensor":
+        return self.apply("add", self._other(other), self)
+
+    def __sub__(self, other: Any) -> "Tensor":
+        return self.apply("sub", self, self._other(other))
+
+    def __rsub__(self, other: Any) -> "Tensor":
+        return self.apply("sub", self._other(other), self)
+
+    def __mul__(self, other: Any) -> "Tensor":
+        return self.apply("mul", self, self._other(other))
+
+    def __rmul__(self, other: Any) -> "Tensor":
+        return self.apply("mul", self._other(other), self)
+
+    def __truediv__(self, other: Any) -> "Tensor":
+        return self.apply("div", self, self._other(other))
+
+    def __rtruediv__(self, other: Any) -> "Tensor":
+        return self.apply("div", self._other(other), self)
+
+    def __pow__(self, other: Any) -> "Tensor":
+        return self.apply("pow", self, self._other(other))
+
+    def __rpow__(self, other: Any) -> "Tensor":
+        return self.apply("pow", self._other(other), self)
+
+    def __matmul__(self, other: Any) -> "Tensor":
+        return self.apply("matmul", self, self._other(other))
+
+    def __rmatmul__(self, other: Any) -> "Tensor":
+        return self.apply("matmul", self._other(other), self)
+
+    def __neg__(self) -> "Tensor":
+        return self.apply("neg", self)
 
     # ------------------------------------------------------------------ arithmetic by name
     def add(self, other: Any) -> "Tensor":
@@ -214,6 +273,55 @@ class TensorMethods:
 
     def __array_function__(self, func: Callable[..., Any], types: Any, args: Any, kwargs: Any) -> Any:
         return _numpy_call(func, "__call__", args, kwargs)
+
+    # ------------------------------------------------------------------ values
+    def numpy(self) -> np.ndarray:
+        """The values as an ndarray: a shared, read-only view (``.copy()`` it to change it)."""
+        return readonly(self._data)
+
+    def item(self) -> Any:
+        return self._data.item()
+
+    def tolist(self) -> Any:
+        return self._data.tolist()
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        return self._data.astype(dtype, copy=bool(copy)) if dtype is not None or copy else readonly(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __bool__(self) -> bool:
+        return bool(self._data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self._data, separator=", ", precision=4, threshold=20, prefix="Tensor(")
+        extra = (f", grad_fn={self._ctx!r}" if self._ctx is not None
+                 else ", requires_grad=True" if self.requires_grad else "")
+        return f"Tensor({body}, dtype={self.dtype}{extra})"
+
+    # ------------------------------------------------------------------ gradient hooks
+    def register_hook(self, hook: Callable[["Tensor"], "Tensor | None"]) -> None:
+        """Call ``hook(grad)`` with this tensor's total gradient in every backward pass; a
+        returned Tensor replaces the gradient (for leaves: before it is added into ``.grad``)."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook on a tensor that does not require grad")
+        self._hooks = (self._hooks or []) + [hook]
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` too (leaves always keep theirs)."""
+        if self._ctx is not None and not any(isinstance(h, _RetainGrad) for h in self._hooks or ()):
+            self.register_hook(_RetainGrad(self))
+
+
+class _RetainGrad:
+    """The hook ``retain_grad`` registers: add the gradient into the tensor's ``.grad``."""
+
+    def __init__(self, t: TensorMethods) -> None:
+        self.t = t
+
+    def __call__(self, g: "Tensor") -> None:
+        self.t.grad = g if self.t.grad is None else self.t.grad + g
 
 
 def _numpy_call(func: Callable[..., Any], method: str, args: Any, kwargs: Any) -> Any:

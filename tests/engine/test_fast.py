@@ -80,6 +80,16 @@ def test_every_lowered_forward_gives_the_textbook_bits(name, dtype, data):
         assert _same_bits(z.grad.data, x.grad.data)
 
 
+def test_the_lowered_relu_of_a_0d_input_gives_a_0d_array():
+    """NumPy returns scalars for 0-d inputs; ``.data`` is always an ndarray, on both paths."""
+    assert "relu" in LOWERED_FORWARD_OPS
+    x = Tensor(np.float32(-1.5), requires_grad=True)
+    y = x.relu()
+    assert type(y.data) is np.ndarray and y.shape == () and y.dtype == np.float32
+    y.backward()
+    assert type(x.grad.data) is np.ndarray and x.grad.shape == () and x.grad.item() == 0.0
+
+
 def test_cross_entropy_direction_kept_by_the_forward_is_the_textbook_one():
     z = Tensor(np.random.default_rng(0).standard_normal((37, 10)).astype(np.float32), requires_grad=True)
     labels = np.arange(37) % 10

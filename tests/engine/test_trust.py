@@ -43,6 +43,14 @@ def test_assigning_data_between_forward_and_backward_is_refused_naming_the_op():
         loss.backward()
 
 
+def test_assigning_another_tensor_to_data_copies_its_values():
+    a, b = tg.tensor([1.0, 2.0]), tg.tensor([3.0, 4.0])
+    a.data = b  # b hands out read-only views; a gets its own array, still writable in place
+    a.copy_([5.0, 6.0])
+    np.testing.assert_array_equal(a.data, [5.0, 6.0])
+    np.testing.assert_array_equal(b.data, [3.0, 4.0])
+
+
 def test_an_optimizer_step_between_forward_and_backward_is_refused():
     model = nn.Linear(3, 2, rng=0)
     opt = optim.SGD(model.parameters(), lr=0.1)

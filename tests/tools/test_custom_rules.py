@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import strategies as S
 import tinygrad_np as tg
-from tinygrad_np import Tensor, engine
+from tinygrad_np import Tensor, custom
 
 TOL = dict(rtol=1e-12, atol=1e-12)
 
@@ -180,7 +180,7 @@ def test_checkpoint_gives_the_same_gradients_and_keeps_less():
             block = [ws[0]] * 10 if shared else ws[10 * k:10 * k + 10]
             h = tg.checkpoint(segment, h, *block) if use_checkpoint else segment(h, *block)
         loss = h.sum()
-        kept = engine.saved_bytes([loss])
+        kept = custom.saved_bytes([loss])
         loss.backward()
         return [w.grad.data.copy() for w in (ws[:1] if shared else ws)], kept
 
@@ -205,7 +205,7 @@ def test_checkpoint_memory_grows_like_the_square_root_of_depth():
         h = x
         for _ in range(n // k):
             h = tg.checkpoint(segment, h, w)
-        return engine.saved_bytes([h.sum()])
+        return custom.saved_bytes([h.sum()])
 
     small, large = kept(100), kept(400)
     assert 1.5 < large / small < 2.6

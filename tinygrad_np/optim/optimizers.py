@@ -65,8 +65,8 @@ class Optimizer:
     @lr.setter
     def lr(self, value: float) -> None:
         value = float(value)
-        if not value >= 0.0:
-            raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {value}")
+        if not 0.0 <= value < float("inf"):
+            raise ValueError(f"{type(self).__name__}: lr must be a finite number >= 0, got {value}")
         self._lr = value
 
     # ------------------------------------------------------------------ stepping
