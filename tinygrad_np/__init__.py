@@ -31,6 +31,7 @@ from .functional import grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, linea
 from .custom import checkpoint, custom_jvp, custom_vjp  # noqa: E402
 from . import fast  # noqa: E402  (registers the fast layer at the engine's seams)
 from .fast.jit import TraceError, traced_step  # noqa: E402
+from .fast.compiler import compile  # noqa: E402  (shadows the builtin inside this namespace only, as torch.compile)
 
 __version__ = "0.1.0"
 __all__ = [
@@ -45,5 +46,5 @@ __all__ = [
     "nn", "optim", "data", "gradcheck", "gradgradcheck", "GradcheckReport", "GradcheckError",
     "functional", "viz", "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian",
     "hessian", "hvp", "vmap", "custom_vjp", "custom_jvp", "checkpoint",
-    "fast", "traced_step", "TraceError",
+    "fast", "traced_step", "TraceError", "compile",
 ]

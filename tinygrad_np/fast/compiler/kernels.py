@@ -27,7 +27,7 @@ from ...ops import linalg as L
 from ...ops import nn as N
 from ...ops import reduce as R
 from ...ops.reduce import normalize_axes
-from ..forwards import labels_in_range, zeros_row
+from ..forwards import labels_in_range
 from ..jit import TraceError
 from .fusions import CrossEntropySoftmax, XentGradFromSoftmax
 from .program import Eqn, Ref
@@ -69,6 +69,11 @@ class Call:
     label: str
     out: int | None = None
 
+    @property
+    def keyword_out(self) -> bool:
+        """Pass the output as ``out=`` (np.maximum/np.minimum refuse it positionally)."""
+        return self.out is not None and self.fn in (np.maximum, np.minimum)
+
 
 @dataclass
 class Kernel:
@@ -108,7 +113,10 @@ def bind(kernel: Kernel, eqn: Eqn, ins: list[np.ndarray], outs: list[np.ndarray]
         args = [resolve(a) for a in c.args]
         if c.fn is np.copyto and len(args) == 2 and args[0] is args[1]:
             continue  # the output took over the input's buffer: nothing to copy
-        calls.append(partial(c.fn, *args))
+        if c.keyword_out:
+            calls.append(partial(c.fn, *args[:c.out], out=args[c.out]))
+        else:
+            calls.append(partial(c.fn, *args))
     return calls
 
 
@@ -182,19 +190,38 @@ def fallback(eqn: Eqn) -> Kernel:
                         "copy_forward")], fallback=True)
 
 
-def ufunc_kernel(ufunc: np.ufunc, n_in: int) -> Callable[[Eqn], Kernel]:
+def ufunc_kernel(ufunc: np.ufunc, n_in: int, arithmetic: bool = True) -> Callable[[Eqn], Kernel]:
+    """``ufunc(*ins, out)``. NumPy allocates a buffer for a ufunc whose operand is broadcast (other
+    than a scalar) or must be converted to another dtype; so such an operand is first copied into
+    a scratch buffer of the output's shape with ``np.copyto`` (broadcast and converted as the ufunc
+    would: the same values), and an arithmetic ufunc (which computes in its output's dtype) gets
+    operands of that dtype."""
+
     def rule(eqn: Eqn) -> Kernel:
-        ins = (I0, I1)[:n_in]
-        return Kernel([Call(ufunc, (*ins, O0), f"np.{ufunc.__name__}", n_in)], inplace=tuple(range(n_in)))
+        ins: list[Slot] = [I0, I1][:n_in]
+        out = eqn.outs[0]
+        calls, scratch = [], []
+        for j, v in enumerate(eqn.ins[:n_in]):
+            broadcast = v.shape != out.shape and int(np.prod(v.shape)) > 1
+            convert = arithmetic and v.dtype != out.dtype and v.dtype.kind in "biuf"
+            if broadcast or (convert and v.shape == out.shape):
+                dtype = out.dtype if arithmetic else v.dtype
+                calls.append(Call(np.copyto, (Slot("s", len(scratch)), ins[j], "unsafe"), "np.copyto"))
+                ins[j] = Slot("s", len(scratch))
+                scratch.append((out.shape, dtype))
+        calls.append(Call(ufunc, (*ins, O0), f"np.{ufunc.__name__}", n_in))
+        return Kernel(calls, scratch=scratch, inplace=tuple(
+            j for j in range(n_in) if eqn.ins[j].dtype == out.dtype and eqn.ins[j].shape == out.shape))
 
     return rule
 
 
 for _cls, _uf in [(E.Add, np.add), (E.Sub, np.subtract), (E.Mul, np.multiply), (E.Div, np.divide),
-                  (E.Pow, np.power), (E.Maximum, np.maximum), (E.Minimum, np.minimum),
-                  (E.Less, np.less), (E.LessEqual, np.less_equal), (E.Greater, np.greater),
-                  (E.GreaterEqual, np.greater_equal), (E.Equal, np.equal), (E.NotEqual, np.not_equal)]:
+                  (E.Pow, np.power), (E.Maximum, np.maximum), (E.Minimum, np.minimum)]:
     LOWERINGS[_cls] = ufunc_kernel(_uf, 2)
+for _cls, _uf in [(E.Less, np.less), (E.LessEqual, np.less_equal), (E.Greater, np.greater),
+                  (E.GreaterEqual, np.greater_equal), (E.Equal, np.equal), (E.NotEqual, np.not_equal)]:
+    LOWERINGS[_cls] = ufunc_kernel(_uf, 2, arithmetic=False)
 for _cls, _uf in [(E.Neg, np.negative), (E.Exp, np.exp), (E.Log, np.log), (E.Sqrt, np.sqrt), (E.Abs, np.abs),
                   (E.Sign, np.sign), (E.Tanh, np.tanh)]:
     LOWERINGS[_cls] = ufunc_kernel(_uf, 1)
@@ -202,10 +229,13 @@ for _cls, _uf in [(E.Neg, np.negative), (E.Exp, np.exp), (E.Log, np.log), (E.Sqr
 
 @lowers(E.ReLU)
 def relu(eqn: Eqn) -> Kernel:
-    """max(a, 0) against a row of zeros (``fast.forwards.relu``: the same values, NumPy's faster loop)."""
+    """max(a, 0) against an array of zeros of a's shape (made once, read-only): the same values as
+    against the scalar, with NumPy's plain binary loop (no broadcasting: faster, and no buffer)."""
     a = eqn.ins[0]
-    zero = Lit(zeros_row(np.empty(a.shape[-1:], a.dtype)), "0") if a.shape else Lit(0, "0")
-    return Kernel([Call(np.maximum, (I0, zero, O0), "np.maximum", 2)], inplace=(0,))
+    zeros = np.zeros(a.shape, a.dtype)
+    zeros.setflags(write=False)
+    return Kernel([Call(np.maximum, (I0, Lit(zeros, "zeros") if a.shape else Lit(0, "0"), O0), "np.maximum", 2)],
+                  inplace=(0,))
 
 
 @lowers(E.Cast)
@@ -242,11 +272,16 @@ def matmul(eqn: Eqn) -> Kernel:
 
 @lowers(L.Linear)
 def linear(eqn: Eqn) -> Kernel:
-    """``x @ W`` into the buffer, then ``+ b`` in place (the textbook's ``np.matmul(x, w) + b``)."""
+    """``x @ W`` into the buffer, then ``+ b`` in place (the textbook's ``np.matmul(x, w) + b``), b
+    first copied into a row per example (so the addition needs no broadcasting buffer)."""
     calls = [Call(np.matmul, (I0, I1, O0), "np.matmul", 2)]
-    if len(eqn.ins) > 2:
-        calls.append(Call(np.add, (O0, I2, O0), "np.add", 2))
-    return Kernel(calls)
+    if len(eqn.ins) < 3:
+        return Kernel(calls)
+    out, b = eqn.outs[0], eqn.ins[2]
+    if b.dtype != out.dtype or len(out.shape) < 1:
+        return Kernel(calls + [Call(np.add, (O0, I2, O0), "np.add", 2)])
+    return Kernel(calls + [Call(np.copyto, (S0, I2), "np.copyto"), Call(np.add, (O0, S0, O0), "np.add", 2)],
+                  scratch=[(out.shape, out.dtype)])
 
 
 @lowers(R.Sum)
@@ -279,40 +314,54 @@ def check_labels(logits: np.ndarray, labels: np.ndarray) -> None:
 def cross_entropy_softmax(eqn: Eqn) -> Kernel | None:
     """The loss as ``CrossEntropy.forward`` computes it, the softmax left in the VJP's buffer:
     check the labels; m = rowmax(z); s = z - m (into p's buffer); pick s at the labels; e = exp(s)
-    in place; t = Σ_row e; ℓ = log t - picked; reduce ℓ; p = e / t in place."""
+    in place; t = Σ_row e (summed along each row, as NumPy sums a C-ordered row); ℓ = log t -
+    picked; reduce ℓ; p = e / t in place. The columns m and t are first copied across each row (the
+    subtraction and division then need no broadcasting buffer)."""
     z, labels = eqn.ins
     reduction = eqn.params.get("reduction", "mean")
     if z.dtype not in (np.float32, np.float64) or len(z.shape) != 2 or reduction not in N.REDUCTIONS or not (
             labels.dtype.kind == "i" or labels.dtype.kind == "u" and labels.dtype.itemsize < 8):
         return None
+    if z.strides != (z.dtype.itemsize * z.shape[1], z.dtype.itemsize):
+        return None  # (the flat views below need C-ordered logits)
     n, c = z.shape
     rowbase = Lit(np.arange(n, dtype=np.intp) * c, "rows*C")
+    losses = S4 if reduction != "none" else O0
     calls = [Call(check_labels, (I0, I1), "check_labels"),
              Call(np.maximum.reduce, (I0, 1, None, S0, True), "np.maximum.reduce", 3),
-             Call(np.subtract, (I0, S0, O1), "np.subtract", 2),
+             Call(np.copyto, (S1, S0), "np.copyto"),
+             Call(np.subtract, (I0, S1, O1), "np.subtract", 2),
              Call(np.add, (rowbase, I1, O2), "np.add", 2),
-             Call(np.take, (Slot("o", 1, True), O2, None, S1, "clip"), "np.take", 3),
+             Call(np.take, (Slot("o", 1, True), O2, None, S3, "clip"), "np.take", 3),
              Call(np.exp, (O1, O1), "np.exp", 1),
              Call(np.add.reduce, (O1, 1, None, S2, True), "np.add.reduce", 3),
-             Call(np.log, (Slot("s", 2, True), S3), "np.log", 1),
-             Call(np.subtract, (S3, S1, S3 if reduction != "none" else O0), "np.subtract", 2)]
+             Call(np.log, (Slot("s", 2, True), losses), "np.log", 1),
+             Call(np.subtract, (losses, S3, losses), "np.subtract", 2)]
     if reduction == "mean":
-        calls += [Call(np.add.reduce, (S3, 0, None, O0), "np.add.reduce", 3),
+        calls += [Call(np.add.reduce, (S4, 0, None, O0), "np.add.reduce", 3),
                   Call(np.true_divide, (O0, n, O0), "np.true_divide", 2)]
     elif reduction == "sum":
-        calls.append(Call(np.add.reduce, (S3, 0, None, O0), "np.add.reduce", 3))
-    calls.append(Call(np.divide, (O1, S2, O1), "np.divide", 2))
+        calls.append(Call(np.add.reduce, (S4, 0, None, O0), "np.add.reduce", 3))
+    calls += [Call(np.copyto, (S1, S2), "np.copyto"), Call(np.divide, (O1, S1, O1), "np.divide", 2)]
     dt = z.dtype
-    return Kernel(calls, scratch=[((n, 1), dt), ((n,), dt), ((n, 1), dt), ((n,), dt)])
+    return Kernel(calls, scratch=[((n, 1), dt), ((n, c), dt), ((n, 1), dt), ((n,), dt), ((n,), dt)])
 
 
 @lowers(XentGradFromSoftmax)
 def xent_grad(eqn: Eqn) -> Kernel | None:
-    """p - onehot as ``p[i, yᵢ] - 1`` (one ``np.subtract.at`` over the flat label indices), then
-    the scale, both in place over p's buffer (the softmax dies here)."""
-    p = eqn.ins[0]
-    if len(p.shape) != 2:
+    """p - onehot as ``p[i, yᵢ] - 1`` (take, subtract 1, put back, over the flat label indices),
+    then the scale, in place over p's buffer when the softmax dies here."""
+    p, flat, scale = eqn.ins
+    out = eqn.outs[0]
+    if len(p.shape) != 2 or p.strides != out.strides or out.strides[-1] != out.dtype.itemsize:
         return None
-    return Kernel([Call(np.copyto, (O0, I0), "np.copyto"),
-                   Call(np.subtract.at, (Slot("o", 0, True), I1, 1), "np.subtract.at"),
-                   Call(np.multiply, (O0, I2, O0), "np.multiply", 2)], inplace=(0,))
+    calls = [Call(np.copyto, (O0, I0), "np.copyto"),
+             Call(np.take, (Slot("o", 0, True), I1, None, S0, "clip"), "np.take", 3),
+             Call(np.subtract, (S0, 1, S0), "np.subtract", 2),
+             Call(np.put, (Slot("o", 0, True), I1, S0, "clip"), "np.put"),
+             Call(np.multiply, (O0, I2, O0), "np.multiply", 2)]
+    scratch = [((p.shape[0],), p.dtype)]
+    if scale.shape != out.shape and int(np.prod(scale.shape)) > 1:  # ('none': a column of upstream gradients)
+        calls[-1:] = [Call(np.copyto, (S1, I2), "np.copyto"), Call(np.multiply, (O0, S1, O0), "np.multiply", 2)]
+        scratch.append((out.shape, out.dtype))
+    return Kernel(calls, scratch=scratch, inplace=(0,))
