@@ -237,3 +237,222 @@ def test_a_replayed_step_allocates_nothing_beyond_its_outputs():
     finally:
         tracemalloc.stop()
     assert eager_peak > 50 * (peak - before)
+
+
+# ----------------------------------------------------------------------------- plans, signatures, bindings
+def test_a_new_signature_traces_again_and_new_arrays_are_rebound():
+    """One plan per signature (traced twice: the trace and its check); a parameter given a new
+    array (p.data = ...) or a frozen parameter is followed, as in eager."""
+    sizes = [4, 3, 2]
+    a, b = mlp(sizes), mlp(sizes)
+    opt_a, opt_b = SGD(a.parameters(), lr=0.1), SGD(b.parameters(), lr=0.1)
+    step = tg.compile(lambda x, y: F.cross_entropy(b(x), y), optimizer=opt_b)
+    rng = np.random.default_rng(4)
+
+    def both(n):
+        x, y = rng.standard_normal((n, 4)).astype(np.float32), rng.integers(0, 2, n)
+        eager_step(a, opt_a, x, y)
+        step(Tensor(x), y)
+        for p, q in zip(a.parameters(), b.parameters()):
+            assert same(p.data, q.data)
+
+    for n in (5, 5, 5, 3, 3, 5):
+        both(n)
+    assert step.traces == 4
+    w = rng.standard_normal((4, 3)).astype(np.float32)
+    a[0].weight.data, b[0].weight.data = w.copy(), w.copy()  # new arrays: rebound, no new trace
+    both(5)
+    assert step.traces == 4
+    a[0].bias.requires_grad_(False)
+    b[0].bias.requires_grad_(False)  # a frozen parameter: another program (traced again)
+    both(5)
+    both(5)
+    assert step.traces == 6
+
+
+def test_leaves_outside_the_optimizer_get_their_gradients_only_with_keep_grads():
+    """A leaf requiring grad that the optimizer does not hold is found while tracing; with
+    keep_grads its .grad accumulates as after backward(); the optimizer's parameters update."""
+    sizes = [3, 4, 2]
+    for keep in (False, True):
+        a, b = mlp(sizes), mlp(sizes)
+        opt_a, opt_b = SGD(a[0].parameters(), lr=0.1), SGD(b[0].parameters(), lr=0.1)
+        step = tg.compile(lambda x, y: F.cross_entropy(b(x), y), optimizer=opt_b, keep_grads=keep)
+        rng = np.random.default_rng(5)
+        for _ in range(3):
+            x, y = rng.standard_normal((4, 3)).astype(np.float32), rng.integers(0, 2, 4)
+            eager_step(a, opt_a, x, y)
+            step(Tensor(x), y)
+        for p, q in zip(a.parameters(), b.parameters()):
+            assert same(p.data, q.data)
+        for p, q in zip(a[2].parameters(), b[2].parameters()):  # not the optimizer's: accumulated
+            assert same(p.grad.data, q.grad.data) if keep else q.grad is None
+
+
+def test_with_the_fast_layer_off_the_step_runs_eagerly():
+    sizes = [3, 4, 2]
+    a, b = mlp(sizes), mlp(sizes)
+    opt_a, opt_b = SGD(a.parameters(), lr=0.1, momentum=0.9), SGD(b.parameters(), lr=0.1, momentum=0.9)
+    step = tg.compile(lambda x, y: F.cross_entropy(b(x), y), optimizer=opt_b)
+    rng = np.random.default_rng(6)
+    for k in range(4):
+        x, y = rng.standard_normal((4, 3)).astype(np.float32), rng.integers(0, 2, 4)
+        eager_step(a, opt_a, x, y)
+        with tg.fast.switched(k % 2 == 0):
+            step(Tensor(x), y)
+    assert step.traces == 2
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert same(p.data, q.data) and q.grad is None
+
+
+# ----------------------------------------------------------------------------- what cannot be compiled
+def small_problem():
+    w = Tensor(np.float32([[0.5, -1.0], [2.0, 0.25]]), requires_grad=True)
+    return w, SGD([w], lr=0.1), Tensor(np.float32([[1.0, 2.0], [-1.0, 0.5], [0.0, 3.0]]))
+
+
+def test_data_dependent_shapes_raise():
+    """A boolean mask that is an argument: the number of rows it picks is the data's."""
+    w, opt, x = small_problem()
+    step = tg.compile(lambda x, m: (x[m] @ w).sum(), optimizer=opt)
+    step(x, np.array([True, False, True]))
+    step(x, np.array([False, True, True]))  # the same count: the trace agrees
+    with pytest.raises(TraceError, match="output shape depends on the data"):
+        step(x, np.array([True, True, True]))
+    step2 = tg.compile(lambda x, m: (x[m] @ w).sum(), optimizer=opt)
+    step2(x, np.array([True, False, True]))
+    with pytest.raises(TraceError, match="output shape depends on the data"):
+        step2(x, np.array([True, False, False]))  # (caught by the second trace)
+
+
+def test_python_control_flow_on_values_raises():
+    w, opt, x = small_problem()
+    step = tg.compile(lambda x: (x @ w).sum() if (x @ w).sum() > 0 else (x @ w).mean(), optimizer=opt)
+    with pytest.raises(TraceError, match="Python control flow"):
+        step(x)
+    step = tg.compile(lambda x: (x @ w).sum() * (x @ w).sum().item(), optimizer=opt)
+    with pytest.raises(TraceError, match=r"\.item\(\)"):
+        step(x)
+    # the same decision taken with NumPy on the values: caught by the second trace
+    step = tg.compile(lambda x: (x @ w).sum() if x.numpy().sum() > 0 else (x @ w).max(), optimizer=opt)
+    step(x)
+    with pytest.raises(TraceError, match="changed between two calls"):
+        step(-x)
+
+
+def test_a_constant_computed_with_numpy_that_changes_raises():
+    w, opt, x = small_problem()
+    rng = np.random.default_rng(0)
+    step = tg.compile(lambda x: ((x @ w) * Tensor(rng.random((3, 2)) > 0.5)).sum(), optimizer=opt)
+    step(x)
+    with pytest.raises(TraceError, match="constant of shape \\(3, 2\\) that changed"):
+        step(x)
+
+
+def test_a_numpy_view_of_a_traced_value_raises():
+    w, opt, x = small_problem()
+    step = tg.compile(lambda x: (Tensor(x.numpy()[:2]) @ w).sum(), optimizer=opt)
+    with pytest.raises(TraceError, match="NumPy view of argument 0"):
+        step(x)
+
+
+def test_hooks_anomaly_mode_and_watchers_raise():
+    w, opt, x = small_problem()
+    step = tg.compile(lambda x: (x @ w).sum(), optimizer=opt)
+    w.register_hook(lambda g: g * 2)
+    with pytest.raises(TraceError, match="has a hook"):
+        step(x)
+    w._hooks = None
+
+    def with_hook(x):
+        h = x @ w
+        h.register_hook(lambda g: g)
+        return h.sum()
+
+    with pytest.raises(TraceError, match="hook"):
+        tg.compile(with_hook, optimizer=opt)(x)
+    with pytest.raises(TraceError, match="detect_anomaly"):
+        with tg.detect_anomaly():
+            step(x)
+    with pytest.raises(TraceError, match="watch_gradients"):
+        with tg.watch_gradients(lambda event: None):
+            step(x)
+
+
+def test_arguments_requiring_grad_and_no_grad_are_refused():
+    w, opt, x = small_problem()
+    step = tg.compile(lambda x: (x @ w).sum(), optimizer=opt)
+    with pytest.raises(TraceError, match="argument 0 requires grad"):
+        step(Tensor(x.data, requires_grad=True))
+    with pytest.raises(RuntimeError, match="inside no_grad"):
+        with tg.no_grad():
+            step(x)
+
+
+# ----------------------------------------------------------------------------- gemm_accumulate
+U = {np.float32: 2.0 ** -24, np.float64: 2.0 ** -53}
+
+
+def accumulate_problem(dtype, route, monkeypatch, gemm=True):
+    """One step of a dense layer whose cotangent is an argument c: W̄ = xᵀc and b̄ = 1ᵀc exactly,
+    so the exact update of the float32 inputs is known in float64."""
+    if route is not None:
+        monkeypatch.setenv("TINYGRAD_NP_BLAS", route)
+    rng = np.random.default_rng(7)
+    lin = nn.Linear(30, 20, rng=0, dtype=dtype)
+    lin.bias.data = rng.standard_normal(20).astype(dtype)
+    opt = SGD(lin.parameters(), lr=0.3)
+    w0, b0 = lin.weight.data.copy(), lin.bias.data.copy()
+    x, c = rng.standard_normal((64, 30)).astype(dtype), rng.standard_normal((64, 20)).astype(dtype)
+    step = tg.compile(lambda x, c: (lin(x) * c).sum(), optimizer=opt, gemm_accumulate=gemm)
+    step(Tensor(x), Tensor(c))
+    x64, c64 = x.astype(np.float64), c.astype(np.float64)
+    exact_w = w0 - 0.3 * (x64.T @ c64)
+    scale_w = np.abs(w0) + 0.3 * (np.abs(x64).T @ np.abs(c64))
+    exact_b = b0 - 0.3 * c64.sum(axis=0)
+    scale_b = np.abs(b0) + 0.3 * np.abs(c64).sum(axis=0)
+    return step, lin, (exact_w, scale_w), (exact_b, scale_b)
+
+
+@pytest.mark.parametrize("route", ["ctypes", "scipy", "numpy"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gemm_accumulate_is_within_its_stated_bound(route, dtype, monkeypatch):
+    """Each updated weight within (K + 3)·u·(|w| + η Σₖ|xₖ||cₖ|) of the exact update (K = 64)."""
+    if route == "scipy":
+        pytest.importorskip("scipy.linalg")
+    step, lin, (ew, sw), (eb, sb) = accumulate_problem(dtype, route, monkeypatch)
+    bound = (64 + 3) * U[dtype]
+    assert lin.weight.dtype == dtype
+    assert np.all(np.abs(lin.weight.data - ew) <= bound * sw)
+    assert np.all(np.abs(lin.bias.data - eb) <= bound * sb)
+    used = blas.make_route(route)
+    assert f"via {used.name if used is not None else 'numpy'}" in str(step.plan)
+
+
+def test_the_default_update_meets_the_same_bound_and_blas_absent_means_the_default_bits(monkeypatch):
+    """The default (bit-identical) update is within the bound too; with no BLAS route (scipy
+    absent and asked for, or TINYGRAD_NP_BLAS=numpy) gemm_accumulate computes the default's bits."""
+    _, ref, (ew, sw), _ = accumulate_problem(np.float32, None, monkeypatch, gemm=False)
+    assert np.all(np.abs(ref.weight.data - ew) <= (64 + 3) * U[np.float32] * sw)
+    _, lin, _, _ = accumulate_problem(np.float32, "numpy", monkeypatch)
+    assert same(lin.weight.data, ref.weight.data) and same(lin.bias.data, ref.bias.data)
+    monkeypatch.setitem(__import__("sys").modules, "scipy.linalg", None)  # scipy is not installed
+    assert blas.make_route("scipy") is None
+    _, lin, _, _ = accumulate_problem(np.float32, "scipy", monkeypatch)
+    assert same(lin.weight.data, ref.weight.data) and same(lin.bias.data, ref.bias.data)
+
+
+def test_gemm_accumulate_trains_an_mlp_and_refuses_momentum():
+    model = mlp([6, 8, 3])
+    opt = SGD(model.parameters(), lr=0.5)
+    step = tg.compile(lambda x, y: F.cross_entropy(model(x), y), optimizer=opt, gemm_accumulate=True)
+    rng = np.random.default_rng(8)
+    x, y = Tensor(rng.standard_normal((16, 6)).astype(np.float32)), rng.integers(0, 3, 16)
+    losses = [step(x, y).item() for _ in range(30)]
+    assert losses[-1] < 0.5 * losses[0]
+    assert "gradient is never formed" in str(step.plan)
+    opt.momentum = 0.9
+    with pytest.raises(ValueError, match="needs plain SGD"):
+        step(x, y)
+    with pytest.raises(ValueError, match="needs plain SGD"):
+        tg.compile(lambda x, y: F.cross_entropy(model(x), y), optimizer=opt, gemm_accumulate=True)(x, y)

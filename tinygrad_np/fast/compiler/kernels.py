@@ -185,7 +185,7 @@ def run_forward(forward: Callable, params: dict[str, Any], outs: tuple[np.ndarra
 
 def fallback(eqn: Eqn) -> Kernel:
     outs = tuple(Slot("o", k) for k in range(len(eqn.outs)))
-    ins = tuple(Slot("i", k) for k in range(len(eqn.ins)))
+    ins = tuple(Slot("i", k) for k in range(len(eqn.args)))
     return Kernel([Call(run_forward, (Lit(eqn.op.forward, f"{eqn.op.__name__}.forward"), PARAMS, outs, *ins),
                         "copy_forward")], fallback=True)
 

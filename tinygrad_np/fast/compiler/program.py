@@ -65,6 +65,12 @@ class Eqn:
     outs: list[Var]
     params: dict[str, Any]
     phase: str
+    nargs: int | None = None  # the op's own inputs come first; the rest are arrays its params Ref
+
+    @property
+    def args(self) -> list[Var]:
+        """The op's own inputs (without the arrays its parameters refer to)."""
+        return self.ins if self.nargs is None else self.ins[:self.nargs]
 
     @property
     def name(self) -> str:

@@ -46,8 +46,11 @@ class Entry:
 class Binding:
     """A plan's kernels bound to arrays (see the module docstring)."""
 
-    def __init__(self, step: "CompiledStep", plan: Plan, update: Update | None, args: Sequence[Any]) -> None:
+    def __init__(self, step: "CompiledStep", plan: Plan, update: Update | None, args: Sequence[Any],
+                 owned: set[int], grad_slots: list[int]) -> None:
         self.step, self.plan, self.update = step, plan, update
+        self.owned, self.grad_slots = owned, grad_slots  # the optimizer's parameters (program indices), and
+        # those the update reads a gradient of, in the optimizer's order
         program = plan.program
         self.program = program
         self.arrays: dict[int, np.ndarray] = {}
@@ -78,7 +81,7 @@ class Binding:
         e = s.eqn
         ins = [self.arrays[v.id] for v in e.ins]
         if s.kernel is None:  # a view: made once here, from the bound input
-            y = e.op.forward(*ins, **bound_params(e.params, ins))
+            y = e.op.forward(*ins[:len(e.args)], **bound_params(e.params, ins))
             root = self.arrays[self.plan.root[e.outs[0].id].id]
             if not (isinstance(y, np.ndarray) and np.may_share_memory(y, root) and y.shape == e.outs[0].shape):
                 raise AssertionError(f"compile: {e.name} no longer returns a view")  # pragma: no cover
@@ -92,7 +95,7 @@ class Binding:
         grads, owned = [], []
         outputs = self.program.outputs()
         roots = [self.plan.root[v.id].id for v in outputs]
-        for i in self.step.grad_slots:
+        for i in self.grad_slots:
             g = self.program.grads[i]
             grads.append(self.arrays[g.id])
             r = self.plan.root[g.id]
@@ -139,23 +142,22 @@ class Binding:
     def finish(self) -> Any:
         """The update, then the outputs (copies: the buffers are the next step's)."""
         p, arrays, step = self.program, self.arrays, self.step
-        grads = p.grads
-        opt_indices = set(self.update.indices) if self.update is not None else set()
-        if step.keep_grads or step.optimizer is None:
+        opt = step.optimizer
+        if opt is not None and not isinstance(self.update, GenericUpdate):
+            for t in opt.params:  # (zero_grad: the gradients are not materialised, unless asked)
+                t.grad = None
+        if step.keep_grads or opt is None:
             for i, (t, _) in enumerate(p.params):
-                g = grads[i]
+                g = p.grads[i]
                 if g is None:
                     continue
                 value = Tensor._wrap(np.array(arrays[g.id], copy=True))
-                if i in opt_indices or i in step.owned:
+                if i in self.owned:
                     t.grad = value
                 else:  # a leaf the optimizer does not hold: accumulates, as after backward()
                     t.grad = value if t.grad is None else t.grad + value
         if self.update is not None:
             self.update.run()
-            if not step.keep_grads and not isinstance(self.update, GenericUpdate):
-                for i in self.update.indices:
-                    p.params[i][0].grad = None
         loss = Tensor._wrap(np.array(arrays[p.loss.id], copy=True))
         if not step.has_aux:
             return loss
@@ -182,7 +184,6 @@ class CompiledStep:
         self.loss_fn, self.optimizer, self.has_aux = loss_fn, optimizer, has_aux
         self.keep_grads, self.gemm_accumulate = keep_grads, gemm_accumulate
         self.traces = 0
-        self.owned: set[int] = set()  # indices (in a program's params) of the optimizer's parameters
         self._extra: list[Tensor] = []  # leaves requiring grad the traces found beyond the optimizer's
         self._entries: dict[Hashable, Entry] = {}
         self._last: Entry | None = None
@@ -268,14 +269,14 @@ class CompiledStep:
     def _build(self, program: Program, sig: list, consts: list, args: Sequence[Any]) -> Entry:
         opt = self.optimizer
         opt_params = {id(p): k for k, p in enumerate(opt.params)} if opt is not None else {}
-        self.owned = {i for i, (t, _) in enumerate(program.params) if id(t) in opt_params}
+        owned = {i for i, (t, _) in enumerate(program.params) if id(t) in opt_params}
         keep = self.keep_grads or opt is None
-        program.grads = [g if (i in self.owned or keep) else None for i, g in enumerate(program.grads)]
+        program.grads = [g if (i in owned or keep) else None for i, g in enumerate(program.grads)]
         fuse_cross_entropy(program)
         update = None
-        self.grad_slots: list[int] = []
+        grad_slots: list[int] = []
         if opt is not None:
-            with_grads = [i for i in sorted(self.owned) if program.grads[i] is not None]
+            with_grads = [i for i in sorted(owned) if program.grads[i] is not None]
             order = {i: opt_params[id(program.params[i][0])] for i in with_grads}
             items: list = []
             if self.gemm_accumulate:
@@ -285,16 +286,16 @@ class CompiledStep:
                 items = accumulate_gradient_gemms(program, opt, with_grads, order)
                 with_grads = [i for i in with_grads if program.grads[i] is not None]
             with_grads.sort(key=lambda i: order[i])
-            self.grad_slots = with_grads
+            grad_slots = with_grads
             update = make_update(opt, [order[i] for i in with_grads], self.keep_grads, items,
                                  make_route() if items else None)
         eliminate_dead_code(program)
         scratch = []
         if update is not None and update.scratch_count:
-            sizes = [program.params[i][1].nbytes for i in self.owned]
+            sizes = [program.params[i][1].nbytes for i in owned]
             scratch = [max(sizes, default=0)] * update.scratch_count
         plan = Plan(program, scratch)
-        binding = Binding(self, plan, update, args)
+        binding = Binding(self, plan, update, args, owned, grad_slots)
         return Entry(program, sig, consts, plan, binding)
 
     def _split(self, result: Any) -> tuple[Tensor, list[Tensor], bool]:

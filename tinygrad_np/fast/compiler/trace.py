@@ -234,7 +234,7 @@ class Recorder:
             needs = tuple([x.requires_grad for x in ins])
             if True in needs:
                 record(NODE_CLASSES.get(cls, cls)(tuple(ins), params, needs), out)
-        self.eqns.append(Eqn(cls, [v for _, v in pairs] + extra, [out_var], symbolic, self.phase))
+        self.eqns.append(Eqn(cls, [v for _, v in pairs] + extra, [out_var], symbolic, self.phase, len(ins)))
         return out
 
 
