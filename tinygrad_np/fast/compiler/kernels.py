@@ -77,11 +77,12 @@ class Call:
 
 @dataclass
 class Kernel:
-    """The calls of one equation, the scratch buffers they need ((shape, dtype) each, live for
-    the equation only) and the inputs whose buffer the output may take over (``inplace``)."""
+    """The calls of one equation, the scratch buffers they need ((shape, dtype) each, or (shape,
+    dtype, "F") for a column-major one; live for the equation only) and the inputs whose buffer the
+    output may take over (``inplace``)."""
 
     calls: list[Call]
-    scratch: list[tuple[tuple[int, ...], np.dtype]] = field(default_factory=list)
+    scratch: list[tuple] = field(default_factory=list)
     inplace: tuple[int, ...] = ()
     fallback: bool = False
 
@@ -327,8 +328,15 @@ def cross_entropy_softmax(eqn: Eqn) -> Kernel | None:
     n, c = z.shape
     rowbase = Lit(np.arange(n, dtype=np.intp) * c, "rows*C")
     losses = S4 if reduction != "none" else O0
-    calls = [Call(check_labels, (I0, I1), "check_labels"),
-             Call(np.maximum.reduce, (I0, 1, None, S0, True), "np.maximum.reduce", 3),
+    dt = z.dtype
+    scratch = [((n, 1), dt), ((n, c), dt), ((n, 1), dt), ((n,), dt), ((n,), dt)]
+    if c <= 32 and n >= 16:  # short rows: the max of a column-major copy (``fast.forwards.row_max``)
+        rowmax = [Call(np.copyto, (S5, I0), "np.copyto"),
+                  Call(np.maximum.reduce, (S5, 1, None, S0, True), "np.maximum.reduce", 3)]
+        scratch.append(((n, c), dt, "F"))
+    else:
+        rowmax = [Call(np.maximum.reduce, (I0, 1, None, S0, True), "np.maximum.reduce", 3)]
+    calls = [Call(check_labels, (I0, I1), "check_labels"), *rowmax,
              Call(np.copyto, (S1, S0), "np.copyto"),
              Call(np.subtract, (I0, S1, O1), "np.subtract", 2),
              Call(np.add, (rowbase, I1, O2), "np.add", 2),
@@ -343,8 +351,7 @@ def cross_entropy_softmax(eqn: Eqn) -> Kernel | None:
     elif reduction == "sum":
         calls.append(Call(np.add.reduce, (S4, 0, None, O0), "np.add.reduce", 3))
     calls += [Call(np.copyto, (S1, S2), "np.copyto"), Call(np.divide, (O1, S1, O1), "np.divide", 2)]
-    dt = z.dtype
-    return Kernel(calls, scratch=[((n, 1), dt), ((n, c), dt), ((n, 1), dt), ((n,), dt), ((n,), dt)])
+    return Kernel(calls, scratch=scratch)
 
 
 @lowers(XentGradFromSoftmax)

@@ -85,7 +85,7 @@ class Step:
 
     eqn: Eqn
     kernel: Kernel | None
-    scratch: list[tuple[Buffer, tuple[int, ...], np.dtype]] = field(default_factory=list)
+    scratch: list[tuple[Buffer, tuple[int, ...], np.dtype, str]] = field(default_factory=list)
     frees: list[Var] = field(default_factory=list)
     reuses: dict[int, Var] = field(default_factory=dict)  # output index -> the input whose buffer it took
 
@@ -142,13 +142,13 @@ class Plan:
                         buf = pool.take(o.nbytes)
                     self.home[o.id] = (buf, o.shape, o.dtype, o.strides)
                     buf.holders.append([o, i, last.get(o.id, i)])
-                for shape, dtype in kernel.scratch:
-                    dtype = np.dtype(dtype)
+                for spec in kernel.scratch:
+                    shape, dtype = spec[0], np.dtype(spec[1])
                     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
                     buf = pool.take(nbytes)
                     buf.holders.append([None, i, i])
-                    step.scratch.append((buf, shape, dtype))
-                for buf, _, _ in step.scratch:
+                    step.scratch.append((buf, shape, dtype, spec[2] if len(spec) > 2 else "C"))
+                for buf, *_ in step.scratch:
                     pool.give(buf)
                 for r in taken:
                     last[r] = -1  # its buffer lives on in the output
@@ -188,7 +188,10 @@ class Plan:
         return buf.view(shape, dtype, strides)
 
     def scratch_arrays(self, step: Step) -> list[np.ndarray]:
-        return [buf.view(shape, dtype, _c_strides(shape, dtype.itemsize)) for buf, shape, dtype in step.scratch]
+        """The scratch buffers of a step, C-ordered, or Fortran-ordered where the kernel asked."""
+        return [buf.view(shape, dtype, _c_strides(shape, dtype.itemsize) if order == "C"
+                         else _c_strides(shape[::-1], dtype.itemsize)[::-1])
+                for buf, shape, dtype, order in step.scratch]
 
     @property
     def nbytes(self) -> int:
@@ -263,12 +266,12 @@ def listing(plan: Plan, title: str, update_lines: list[str]) -> str:
                 homes.append(f"{o.name} -> {buf.name}" + (f" (over {step.reuses[k].name}, in place)"
                                                          if k in step.reuses else f" ({kib(o.nbytes)})"))
             lines.append("         " + "; ".join(homes))
-            scratch = [f"{buf.name}" for buf, _, _ in step.scratch]
+            scratch = [f"{buf.name}" for buf, *_ in step.scratch]
             for call in step.kernel.calls:
                 lines.append("         " + describe(call, names_for(plan, step, scratch)))
             if scratch:
-                lines.append("         scratch: " + ", ".join(f"{buf.name} {short_dtype(d)}{list(s)}"
-                                                             for buf, s, d in step.scratch))
+                lines.append("         scratch: " + ", ".join(f"{buf.name} {short_dtype(d)}{list(s)}" + (
+                    " (column-major)" if order == "F" else "") for buf, s, d, order in step.scratch))
         if step.frees:
             lines.append("         frees " + " ".join(f"{v.name}({plan.home[v.id][0].name})" for v in step.frees))
     lines += ["", *update_lines, "", "buffers:"]

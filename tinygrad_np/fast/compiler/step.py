@@ -62,8 +62,9 @@ class Binding:
             self.externals.append((v, lambda a, p=p: p._data))
         for v in program.consts:
             self.externals.append((v, lambda a, t=v.source: t._data))
-        self.params = [(p, v) for p, v in program.params]
-        self.const_versions = [(v.source, v.source._version[0]) for v in program.consts]
+        # what run() checks at every call: the arguments' arrays, the parameters' and constants'
+        self.arg_slots = [(v.source, v.id) for v in program.args if v is not None]
+        self.tensor_slots = [(p, v.id) for p, v in program.params] + [(v.source, v.id) for v in program.consts]
         for v, get in self.externals:
             self.arrays[v.id] = get(args)
         for s in plan.steps:
@@ -120,12 +121,15 @@ class Binding:
     def run(self, args: Sequence[Any]) -> Any:
         arrays = self.arrays
         changed = None
-        for v, get in self.externals:
-            if get(args) is not arrays[v.id]:
-                changed = (changed or set()) | {v.id}
-        for k, (t, version) in enumerate(self.const_versions):
-            if t._version[0] != version:  # a constant Tensor written in place: same array, new values
-                self.const_versions[k] = (t, t._version[0])
+        for k, vid in self.arg_slots:
+            a = args[k]
+            if type(a) is not np.ndarray:
+                a = a._data
+            if a is not arrays[vid]:
+                changed = (changed or set()) | {vid}
+        for t, vid in self.tensor_slots:  # (a Tensor written in place keeps its array: nothing to do)
+            if t._data is not arrays[vid]:
+                changed = (changed or set()) | {vid}
         if changed:
             self.check_externals(args)
             self.rebind(changed, args)
@@ -186,7 +190,9 @@ class CompiledStep:
         self.traces = 0
         self._extra: list[Tensor] = []  # leaves requiring grad the traces found beyond the optimizer's
         self._entries: dict[Hashable, Entry] = {}
-        self._last: Entry | None = None
+        self._last: Entry | None = None  # the entry the last call ran, for its key and arguments:
+        self._last_key: Hashable = None
+        self._last_args: tuple = ()  # the same argument objects again skip the signature
 
     # ------------------------------------------------------------------ calling
     def __call__(self, *args: Any) -> Any:
@@ -195,17 +201,21 @@ class CompiledStep:
             raise RuntimeError("compile: a compiled step called inside no_grad (the step computes gradients)")
         if not state.fast:  # the fast layer is switched off: the eager step it stands for
             return self.eager(*args)
-        key = signature(args)
-        entry = self._entries.get(key)
-        if entry is not None and not self._fits(entry):
-            entry = None
-        if entry is None or not entry.verified:
-            entry = self._trace(key, args, entry)
-        self._last = entry
+        entry = self._last
+        if entry is None or not entry.verified or not same_objects(args, self._last_args) or not self._fits(entry):
+            key = signature(args)
+            entry = self._entries.get(key)
+            if entry is not None and not self._fits(entry):
+                entry = None
+            if entry is None or not entry.verified:
+                entry = self._trace(key, args, entry)
+            self._last, self._last_key = entry, key
+        self._last_args = args
         try:
             return entry.binding.run(args)
-        except Stale:
-            self._entries.pop(key, None)
+        except Stale:  # an argument, parameter or constant Tensor got an array of another shape or layout
+            self._entries.pop(self._last_key, None)
+            self._last = None
             return self(*args)
 
     def eager(self, *args: Any) -> Any:
@@ -236,11 +246,18 @@ class CompiledStep:
         return ([] if self.optimizer is None else list(self.optimizer.params)) + self._extra
 
     def _fits(self, entry: Entry) -> bool:
-        """The parameters still have the shapes, dtypes and requires_grad the plan was made for."""
-        for t, v in entry.program.params:
-            if not t.requires_grad or t._data.shape != v.shape or t._data.dtype != v.dtype:
+        """The parameters that require grad are still those the plan was made for (shapes and
+        layouts are checked by the binding)."""
+        n = 0
+        for t in self._params():
+            if t.requires_grad:
+                n += 1
+        if n != len(entry.program.params):
+            return False
+        for t, _ in entry.program.params:
+            if not t.requires_grad:
                 return False
-        return entry.program.params and len(entry.program.params) == len(self._params()) or not self._params()
+        return True
 
     def _trace(self, key: Hashable, args: Sequence[Any], first: Entry | None) -> Entry:
         for _ in range(4):
@@ -339,6 +356,15 @@ class PlanView:
         return listing(self.plan, "compiled step", lines)
 
     __repr__ = __str__
+
+
+def same_objects(a: tuple, b: tuple) -> bool:
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x is not y:
+            return False
+    return True
 
 
 def arg_array(a: Any) -> np.ndarray:

@@ -79,6 +79,21 @@ class SGDUpdate(Update):
         super().__init__(optimizer, indices, keep_grads)
         self.gemm_items, self.route = list(gemm_items), route
         self.gemm_calls: list[tuple[Tensor, Callable[[float], Any]]] = []
+        self.plain: list[tuple[Callable[[], Any], Callable[[], Any], Tensor]] = []  # plain SGD's calls,
+        self.plain_lr: float | None = None  # prebound for this learning rate
+
+    def bind(self, grads: Sequence[np.ndarray], owned: Sequence[bool], scratch: Sequence[np.ndarray]) -> None:
+        super().bind(grads, owned, scratch)
+        self.plain_lr = None
+
+    def bind_plain(self, lr: float) -> None:
+        """p = p - η g as two prebound calls per parameter (plain SGD: the common case, made cheap)."""
+        self.plain = []
+        for it in self.items:
+            t = it.grad if it.own else it.s2
+            self.plain.append((partial(np.multiply, it.grad, lr, t), partial(np.subtract, it.data, t, it.data),
+                               it.param))
+        self.plain_lr = lr
 
     def bind_gemms(self, arrays: Sequence[tuple[np.ndarray, np.ndarray]], scratch: Sequence[np.ndarray]) -> None:
         """The BLAS calls of ``gemm_items`` on these operands (``lambda alpha: p += alpha a @ b``)."""
@@ -107,6 +122,14 @@ class SGDUpdate(Update):
             for p, fn in self.gemm_calls:
                 fn(-lr)
                 stamp(p)
+        if mu == 0.0 and wd == 0.0:
+            if lr != self.plain_lr:
+                self.bind_plain(lr)
+            for scale, subtract, param in self.plain:
+                scale()
+                subtract()
+                stamp(param)
+            return
         for it in self.items:
             p, g = it.data, it.grad
             d = g
