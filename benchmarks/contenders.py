@@ -12,7 +12,7 @@ seconds. ``gradients(xb, yb)`` are one batch's loss gradients at the current wei
 and ``weights()`` the current weights, both in the reference layout ``[W1, b1, ..., WL, bL]``.
 
 This module holds the in-process contenders (NumPy-based: the hand-derived reference,
-tinygrad_np eager and traced, the GEMM-only bound). The optional peers (PyTorch, JAX, HIPS
+tinygrad_np eager, traced and compiled, the GEMM-only bound). The optional peers (PyTorch, JAX, HIPS
 autograd, MyGrad) are in ``peers``; each runs in a worker process of its own (``worker``).
 """
 from __future__ import annotations
@@ -26,7 +26,8 @@ from .baseline import initial_params, reference
 from .report import TRACED
 from .tg_api import API, MLPTrainer
 
-__all__ = ["Contender", "HandNumPy", "TinygradNP", "TinygradNPTraced", "GemmBound", "batches", "phase_times",
+__all__ = ["Contender", "HandNumPy", "TinygradNP", "TinygradNPTraced", "TinygradNPCompiled", "TinygradNPCompiledGemm",
+           "GemmBound", "batches", "phase_times",
            "epoch_flops", "in_process", "PHASES", "TRACED", "initial_params"]
 
 
@@ -92,6 +93,59 @@ class TinygradNPTraced(TinygradNP):
 
     def epoch_phases(self, order: np.ndarray) -> dict[str, float]:
         raise NotImplementedError("a replay runs the forward and the backward in one call: no split")
+
+
+class TinygradNPCompiled(TinygradNP):
+    """tinygrad_np with ``tg.compile``: forward, backward and the SGD update as one plan per batch
+    size, bit for bit the eager step (``options``: ``gemm_accumulate=True`` folds the update into
+    the weight-gradient GEMMs instead, a change of rounding). Each batch is gathered into one
+    preallocated buffer (``np.take(..., out=)``, the faster of the two data paths measured in
+    ``benchmarks/README.md``). A rebuild keeps the model (whose plans hold its parameter Tensors)."""
+
+    name = "tinygrad_np (compiled)"
+    options: dict[str, Any] = {}
+
+    @staticmethod
+    def supported() -> bool:
+        return API().has_compile
+
+    def reset(self, params: Sequence[np.ndarray] | None = None) -> None:
+        if not hasattr(self, "trainer"):
+            self.trainer = MLPTrainer(self.init if params is None else params, self.lr, compiled=self.options)
+            self._buffers: dict[int, tuple[Any, np.ndarray, np.ndarray]] = {}
+        else:
+            self.trainer.set_weights(self.init if params is None else params)
+
+    def gradients(self, xb: np.ndarray, yb: np.ndarray) -> list[np.ndarray]:
+        self.trainer.opt.zero_grad()
+        self.trainer.loss(self.trainer.api.Tensor(xb), yb).backward()
+        return [np.array(t.grad.data, copy=True) for t in self.trainer.tensors]
+
+    def epoch(self, order: np.ndarray) -> float:
+        if len(order) and (order.min() < 0 or order.max() >= len(self.X)):  # (then mode="clip" never clips)
+            raise IndexError(f"sample index out of range for {len(self.X)} samples")
+        total = 0.0
+        step = self.trainer._compiled
+        for idx in batches(order, self.batch):
+            bufs = self._buffers.get(len(idx))
+            if bufs is None:
+                xb = np.empty((len(idx), self.X.shape[1]), self.X.dtype)
+                bufs = self._buffers[len(idx)] = (self.trainer.api.Tensor(xb), xb, np.empty(len(idx), self.y.dtype))
+            x, xb, yb = bufs
+            np.take(self.X, idx, axis=0, out=xb, mode="clip")
+            np.take(self.y, idx, out=yb, mode="clip")
+            total += step(x, yb).item() * len(idx)
+        return total / len(order)
+
+    def epoch_phases(self, order: np.ndarray) -> dict[str, float]:
+        raise NotImplementedError("a compiled step runs forward, backward and the update in one call: no split")
+
+
+class TinygradNPCompiledGemm(TinygradNPCompiled):
+    """The compiled step with ``gemm_accumulate=True`` (the update inside BLAS gemm, beta = 1)."""
+
+    name = "tinygrad_np (compiled, gemm-accumulate)"
+    options = {"gemm_accumulate": True}
 
 
 class HandNumPy(Contender):
@@ -181,5 +235,7 @@ def in_process() -> list[type[Contender]]:
     out: list[type[Contender]] = [HandNumPy, TinygradNP]
     if TinygradNPTraced.supported():
         out.append(TinygradNPTraced)
+    if TinygradNPCompiled.supported():
+        out += [TinygradNPCompiled, TinygradNPCompiledGemm]
     out.append(GemmBound)
     return out

@@ -2,7 +2,7 @@
 
 Everything the harness runs on tinygrad_np goes through an ``API`` made from a package module:
 ``tg.Tensor``, ``tg.no_grad``, ``tg.nn`` (``Linear``, ``ReLU``, ``Sequential``), ``tg.optim.SGD``,
-``tg.nn.functional.cross_entropy`` and, when the package has it, ``tg.traced_step``. ``API()`` is
+``tg.nn.functional.cross_entropy`` and, when the package has them, ``tg.traced_step`` and ``tg.compile``. ``API()`` is
 the installed ``tinygrad_np``; ``API(module)`` is another copy of the package imported under its
 own name (``benchmarks.dev.ab_versions`` races two versions side by side), so the same code
 builds and trains the benchmark MLP in any version whose public API this is.
@@ -38,10 +38,15 @@ class API:
         self.optim = pkg.optim
         self.F = pkg.nn.functional
         self.traced_step: Callable[..., Any] | None = getattr(pkg, "traced_step", None)
+        self.compile: Callable[..., Any] | None = getattr(pkg, "compile", None)
 
     @property
     def has_traced_step(self) -> bool:
         return self.traced_step is not None
+
+    @property
+    def has_compile(self) -> bool:
+        return self.compile is not None
 
 
 class MLPTrainer:
@@ -54,7 +59,7 @@ class MLPTrainer:
     """
 
     def __init__(self, params: Sequence[np.ndarray], lr: float, api: API | None = None,
-                 traced: bool = False) -> None:
+                 traced: bool = False, compiled: dict[str, Any] | None = None) -> None:
         self.api = api = api or API()
         if traced and not api.has_traced_step:
             raise ValueError(f"{api.name} {api.version} has no traced_step")
@@ -69,6 +74,8 @@ class MLPTrainer:
         self.opt = api.optim.SGD(self.model.parameters(), lr=lr)
         self.traced = traced
         self._replay = api.traced_step(self.loss) if traced else None
+        # ``compiled``: the package's ``compile`` with these options (forward, backward and the update in one plan)
+        self._compiled = api.compile(self.loss, optimizer=self.opt, **compiled) if compiled is not None else None
 
     def loss(self, x: Any, yb: np.ndarray) -> Any:
         return self.api.F.cross_entropy(self.model(x), yb)
@@ -87,6 +94,8 @@ class MLPTrainer:
 
     def step(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """One SGD step on the batch; returns its loss (taken before the update)."""
+        if self._compiled is not None:
+            return self._compiled(self.api.Tensor(xb), yb).item()
         if self._replay is not None:
             self.opt.zero_grad()
             loss = self._replay(self.api.Tensor(xb), yb)

@@ -58,9 +58,11 @@ def test_quick_run_writes_json_markdown_png(quick_report):
     (r,) = on_disk["results"]
     assert r["arch"] == "784-128-64-10" and r["batch"] == 128 and r["n_samples"] == 512
     names = list(r["contenders"])
-    assert names[:3] == [C.HandNumPy.name, C.TinygradNP.name, C.TinygradNPTraced.name]
+    local = [C.HandNumPy.name, C.TinygradNP.name, C.TinygradNPTraced.name, C.TinygradNPCompiled.name,
+             C.TinygradNPCompiledGemm.name]
+    assert names[:5] == local
     assert names[-1] == C.GemmBound.name
-    assert names[3:-1] == [p.name for p in INSTALLED_PEERS]
+    assert names[5:-1] == [p.name for p in INSTALLED_PEERS]
     for name, c in r["contenders"].items():
         assert len(c["times_s"]) == on_disk["settings"]["reps"] == 2
         assert c["min_s"] <= c["median_s"] <= c["max_s"]
@@ -311,6 +313,17 @@ def test_rebuilt_contenders_train_exactly_as_kept_ones(make):
         np.testing.assert_array_equal(a, b)
     if before:  # the contenders that train: the weights moved
         assert not all(np.array_equal(a, b) for a, b in zip(before, rebuilt.weights()))
+
+
+def test_the_compiled_contender_trains_bit_for_bit_as_eager_tinygrad_np():
+    """Its own gather into preallocated buffers, and the compiled step: the eager contender's weights."""
+    rng = np.random.default_rng(10)
+    X, y = rng.random((100, 784), dtype=np.float32), rng.integers(0, 10, 100)
+    order = rng.permutation(100)
+    eager, compiled = C.TinygradNP([784, 16, 10], 32, X, y), C.TinygradNPCompiled([784, 16, 10], 32, X, y)
+    assert eager.epoch(order) == compiled.epoch(order)
+    for a, b in zip(eager.weights(), compiled.weights()):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_gemm_bound_makes_its_buffers_before_the_timing_and_rebuilds_them_as_copies():
