@@ -9,6 +9,9 @@ what it buys and the benchmark command that measures it:
 * ``vjps``   NumPy VJPs of the hot registry ops, for a plain backward pass (``engine.LOWERED_VJPS``);
 * ``fused``  Linear + activation as one op, used by ``nn.Sequential`` (``nn.module.FUSED_PAIRS``);
 * ``jit``    ``traced_step``: a training step's forward and backward traced once, replayed.
+* ``compiler`` ``tg.compile``: forward, backward and the optimizer's update as one plan per input
+  signature: buffers planned once, every op a NumPy call with ``out=``, fused cross-entropy and
+  update (``compiler/__init__.py`` lists its modules, each with what it buys).
 
 One switch turns the seams off: the environment variable ``TINYGRAD_NP_FAST=0`` (read at
 import), or ``with tinygrad_np.fast.disabled():`` (this thread). Results stay identical.

@@ -231,12 +231,16 @@ def names_for(plan: Plan, step: Step, scratch: list[str]):
     return name
 
 
-def listing(plan: Plan, title: str, update_lines: list[str]) -> str:
+def listing(plan: Plan, title: str, update_lines: list[str], n_calls: int) -> str:
     """The plan as text: arguments, parameters and constants; each equation with its output's
     type, the buffer it writes (and whose buffer it takes over), the NumPy calls of its kernel and
     the values it frees; then the update and the buffers."""
     p = plan.program
-    lines = [title, ""]
+    views = sum(s.kernel is None for s in plan.steps)
+    phases = [s.eqn.phase for s in plan.steps]
+    lines = [f"{title}: {len(plan.steps)} equations ({phases.count('forward')} forward, {phases.count('backward')} "
+             f"backward; {views} of them views), {n_calls} NumPy calls per replay before the update, "
+             f"{len(plan.buffers)} buffers of {kib(plan.nbytes)}", ""]
     for v in p.args:
         if v is not None:
             lines.append(f"  arg    {v.name:<5} {v.type:<16} argument {v.source}")
@@ -268,6 +272,9 @@ def listing(plan: Plan, title: str, update_lines: list[str]) -> str:
             lines.append("         " + "; ".join(homes))
             scratch = [f"{buf.name}" for buf, *_ in step.scratch]
             for call in step.kernel.calls:
+                if (call.fn is np.copyto and call.args == (Slot("o", 0), Slot("i", 0))
+                        and step.reuses.get(0) is e.ins[0]):
+                    continue  # (in place: nothing to copy)
                 lines.append("         " + describe(call, names_for(plan, step, scratch)))
             if scratch:
                 lines.append("         scratch: " + ", ".join(f"{buf.name} {short_dtype(d)}{list(s)}" + (
@@ -287,6 +294,8 @@ def listing(plan: Plan, title: str, update_lines: list[str]) -> str:
 def const_text(v: Var) -> str:
     src = v.source
     arr = src._data if hasattr(src, "_data") else np.asarray(src)
+    if arr.size and np.all(arr == arr.flat[0]):
+        return f"= {arr.flat[0].item()!r}" + (f" (all {arr.size})" if arr.ndim else "")
     if arr.size <= 4:
-        return "= " + np.array2string(arr, precision=6, separator=", ")
+        return "= " + np.array2string(arr, precision=8, separator=", ")
     return f"constant ({kib(arr.nbytes)})"

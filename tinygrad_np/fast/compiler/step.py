@@ -290,6 +290,7 @@ class CompiledStep:
         keep = self.keep_grads or opt is None
         program.grads = [g if (i in owned or keep) else None for i, g in enumerate(program.grads)]
         fuse_cross_entropy(program)
+        drop_identity_views(program)
         update = None
         grad_slots: list[int] = []
         if opt is not None:
@@ -308,9 +309,11 @@ class CompiledStep:
                                  make_route() if items else None)
         eliminate_dead_code(program)
         scratch = []
-        if update is not None and update.scratch_count:
+        if update is not None:
+            owned_grads = [program.grads[i].kind == "value" and program.grads[i].view_of is None
+                           and sum(g is program.grads[i] for g in program.grads) == 1 for i in grad_slots]
             sizes = [program.params[i][1].nbytes for i in owned]
-            scratch = [max(sizes, default=0)] * update.scratch_count
+            scratch = [max(sizes, default=0)] * update.scratch_count(owned_grads)
         plan = Plan(program, scratch)
         binding = Binding(self, plan, update, args, owned, grad_slots)
         return Entry(program, sig, consts, plan, binding)
@@ -353,7 +356,7 @@ class PlanView:
     def __str__(self) -> str:
         upd = self.entry.binding.update
         lines = upd.lines() if upd is not None else ["update: none (gradients accumulate into .grad)"]
-        return listing(self.plan, "compiled step", lines)
+        return listing(self.plan, "compiled step", lines, len(self.entry.binding.calls))
 
     __repr__ = __str__
 
@@ -419,6 +422,25 @@ def compare(first: Entry, sig: list, consts: list, fn: Callable) -> None:
         if x is not y and not _same(x, y):
             raise TraceError(f"compile: {name} has a constant of shape {y.shape} that changed between two calls "
                              f"with the same input shapes; {hint}")
+
+
+def drop_identity_views(program: Program) -> None:
+    """Drop the views that are their input itself (a reshape to the same shape, the textbook VJPs'
+    ``g.reshape(-1, n)``: the same shape and strides), reading the input in their place."""
+    alias: dict[int, Var] = {}
+    kept = []
+    for e in program.eqns:
+        e.ins = [alias.get(v.id, v) for v in e.ins]
+        o = e.outs[0]
+        if (len(e.outs) == 1 and o.view_of is not None and len(e.args) == 1 and o.shape == e.ins[0].shape
+                and o.strides == e.ins[0].strides and o.dtype == e.ins[0].dtype):
+            alias[o.id] = e.ins[0]
+            continue
+        kept.append(e)
+    program.eqns = kept
+    program.loss = alias.get(program.loss.id, program.loss)
+    program.aux = [alias.get(v.id, v) for v in program.aux]
+    program.grads = [None if g is None else alias.get(g.id, g) for g in program.grads]
 
 
 def eliminate_dead_code(program: Program) -> None:

@@ -34,13 +34,28 @@ from ...writes import WRITES
 
 class Item:
     """One parameter the update writes: its index in the optimizer, the Tensor, the gradient
-    array, and whether the gradient's buffer may be written over (nothing else reads it)."""
+    array, and whether the gradient's buffer may be written over (nothing else reads it).
+    ``s1``, ``s2``: scratch arrays of the gradient's shape, views of the plan's update scratch
+    (made on first use if the plan has none: a learning rule changed to need them, e.g. momentum
+    set after the step was compiled)."""
 
-    __slots__ = ("index", "param", "data", "grad", "own", "s1", "s2")
+    __slots__ = ("index", "param", "data", "grad", "own", "_s1", "_s2")
 
     def __init__(self, index: int, param: Tensor, grad: np.ndarray, own: bool, scratch: Sequence[np.ndarray]) -> None:
         self.index, self.param, self.data, self.grad, self.own = index, param, param._data, grad, own
-        self.s1, self.s2 = (view(s, grad) for s in scratch) if scratch else (None, None)
+        self._s1, self._s2 = (view(s, grad) for s in scratch) if len(scratch) == 2 else (None, None)
+
+    @property
+    def s1(self) -> np.ndarray:
+        if self._s1 is None:
+            self._s1 = np.empty(self.grad.shape, self.grad.dtype)
+        return self._s1
+
+    @property
+    def s2(self) -> np.ndarray:
+        if self._s2 is None:
+            self._s2 = np.empty(self.grad.shape, self.grad.dtype)
+        return self._s2
 
 
 def view(flat: np.ndarray, like: np.ndarray) -> np.ndarray:
@@ -51,7 +66,9 @@ def view(flat: np.ndarray, like: np.ndarray) -> np.ndarray:
 class Update:
     """Base: ``run()`` applies one step of the optimizer to ``items`` (made by ``bind``)."""
 
-    scratch_count = 2
+    def scratch_count(self, owned: Sequence[bool]) -> int:
+        """How many scratch buffers (of the largest parameter's size) the plan should give the update."""
+        return 2
 
     def __init__(self, optimizer: Optimizer, indices: Sequence[int], keep_grads: bool) -> None:
         self.opt, self.indices, self.keep_grads = optimizer, list(indices), keep_grads
@@ -86,6 +103,12 @@ class SGDUpdate(Update):
         super().bind(grads, owned, scratch)
         self.plain_lr = None
 
+    def scratch_count(self, owned: Sequence[bool]) -> int:
+        """None for plain SGD over gradient buffers nothing else reads (the common case), else 2;
+        a ``gemm_accumulate`` plan without BLAS needs one for the product."""
+        o = self.opt
+        plain = o.momentum == 0.0 and o.weight_decay == 0.0 and all(owned) and not self.keep_grads
+        return 1 if plain and self.gemm_items and self.route is None else 0 if plain else 2
     def bind_plain(self, lr: float) -> None:
         """p = p - η g as two prebound calls per parameter (plain SGD: the common case, made cheap)."""
         self.plain = []
@@ -105,7 +128,7 @@ class SGDUpdate(Update):
             if self.route is not None:
                 fn = self.route.gemm(a, b, c) if a.ndim == 2 else self.route.gemv(a, b, c)
             if fn is None:  # plain NumPy: the default plan's arithmetic, p -= lr * (a @ b)
-                tmp = view(scratch[0], c)
+                tmp = view(scratch[0], c) if scratch else np.empty(c.shape, c.dtype)
                 fn = partial(numpy_accumulate, a, b, tmp, c)
             self.gemm_calls.append((p, fn))
 
@@ -214,7 +237,8 @@ class AdamUpdate(Update):
 class GenericUpdate(Update):
     """Any other optimizer: its own ``step()``, with the gradients handed over as ``.grad``."""
 
-    scratch_count = 0
+    def scratch_count(self, owned: Sequence[bool]) -> int:
+        return 0
 
     def run(self) -> None:
         params = self.opt.params
