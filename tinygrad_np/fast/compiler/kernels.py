@@ -87,9 +87,12 @@ class Kernel:
     fallback: bool = False
 
 
-def bind(kernel: Kernel, eqn: Eqn, ins: list[np.ndarray], outs: list[np.ndarray],
-         scratch: list[np.ndarray]) -> list[Callable[[], Any]]:
-    """The kernel's calls as zero-argument callables on these arrays."""
+def bind(kernel: Kernel, eqn: Eqn, ins: list[np.ndarray], outs: list[np.ndarray], scratch: list[np.ndarray],
+         changed: set[int] | None = None, previous: list | None = None) -> list[Callable[[], Any] | None]:
+    """The kernel's calls as zero-argument callables on these arrays, one per ``kernel.calls``
+    (None: a copy made unnecessary by an in-place output). With ``changed`` (input positions
+    whose arrays were replaced) and the ``previous`` binding, only the calls that read one of
+    those inputs are made again."""
     arrays = {"i": ins, "o": outs, "s": scratch}
 
     def resolve(a: Any) -> Any:
@@ -109,16 +112,28 @@ def bind(kernel: Kernel, eqn: Eqn, ins: list[np.ndarray], outs: list[np.ndarray]
             return tuple(resolve(x) for x in a)
         return a
 
-    calls = []
-    for c in kernel.calls:
+    calls: list[Callable[[], Any] | None] = []
+    for k, c in enumerate(kernel.calls):
+        if previous is not None and changed is not None and not reads(c, changed):
+            calls.append(previous[k])
+            continue
         args = [resolve(a) for a in c.args]
         if c.fn is np.copyto and len(args) == 2 and args[0] is args[1]:
-            continue  # the output took over the input's buffer: nothing to copy
-        if c.keyword_out:
+            calls.append(None)  # the output took over the input's buffer: nothing to copy
+        elif c.keyword_out:
             calls.append(partial(c.fn, *args[:c.out], out=args[c.out]))
         else:
             calls.append(partial(c.fn, *args))
     return calls
+
+
+def reads(call: Call, inputs: set[int]) -> bool:
+    """Does ``call`` read one of the equation's ``inputs`` (positions), directly or through its parameters?"""
+    for a in call.args:
+        for x in (a if isinstance(a, tuple) and a and isinstance(a[0], Slot) else (a,)):
+            if isinstance(x, Slot) and (x.kind == "p" or x.kind == "i" and x.index in inputs):
+                return True
+    return False
 
 
 def bound_params(params: dict[str, Any], ins: list[np.ndarray]) -> dict[str, Any]:

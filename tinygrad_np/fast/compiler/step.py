@@ -73,11 +73,15 @@ class Binding:
                     self.arrays[o.id] = plan.array(o)
         # eqn index -> the external variables among the roots of its inputs (rebound when one changes)
         self.deps = [{plan.root[v.id].id for v in s.eqn.ins if plan.root[v.id].kind != "value"} for s in plan.steps]
-        self.step_calls: list[list[Callable[[], Any]]] = [self._bind(i) for i in range(len(plan.steps))]
-        self.calls = [c for sc in self.step_calls for c in sc]
+        self.step_calls: list[list[Callable[[], Any] | None]] = []
+        for i in range(len(plan.steps)):
+            self.step_calls.append(self._bind(i))
+        self.calls = [c for sc in self.step_calls for c in sc if c is not None]
+        self.param_ids = {v.id for _, v in program.params}
         self._bind_update()
 
-    def _bind(self, i: int) -> list[Callable[[], Any]]:
+    def _bind(self, i: int, changed: set[int] | None = None) -> list[Callable[[], Any] | None]:
+        """Step i's calls (made again only where they read the inputs at positions ``changed``)."""
         s = self.plan.steps[i]
         e = s.eqn
         ins = [self.arrays[v.id] for v in e.ins]
@@ -88,7 +92,8 @@ class Binding:
                 raise AssertionError(f"compile: {e.name} no longer returns a view")  # pragma: no cover
             self.arrays[e.outs[0].id] = y
             return []
-        return bind(s.kernel, e, ins, [self.arrays[o.id] for o in e.outs], self.plan.scratch_arrays(s))
+        return bind(s.kernel, e, ins, [self.arrays[o.id] for o in e.outs], self.plan.scratch_arrays(s),
+                    changed, self.step_calls[i] if changed is not None else None)
 
     def _bind_update(self) -> None:
         if self.update is None:
@@ -112,11 +117,17 @@ class Binding:
         for v, get in self.externals:
             if v.id in changed:
                 self.arrays[v.id] = get(args)
+        root = self.plan.root
         for i, deps in enumerate(self.deps):
             if deps & changed:
-                self.step_calls[i] = self._bind(i)
-        self.calls = [c for sc in self.step_calls for c in sc]
-        self._bind_update()
+                e = self.plan.steps[i].eqn
+                self.step_calls[i] = self._bind(i, {j for j, v in enumerate(e.ins) if root[v.id].id in changed})
+        self.calls = [c for sc in self.step_calls for c in sc if c is not None]
+        if changed & self.param_ids:
+            self._bind_update()
+        elif isinstance(self.update, SGDUpdate) and self.update.gemm_items:  # (their operands may view an argument)
+            self.update.bind_gemms([(self.arrays[it.a.id], self.arrays[it.b.id]) for it in self.update.gemm_items],
+                                   [b.memory for b in self.plan.update_scratch])
 
     def run(self, args: Sequence[Any]) -> Any:
         arrays = self.arrays
