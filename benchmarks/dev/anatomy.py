@@ -7,8 +7,9 @@
 One block race (``blockrace``: same process, same batches, turns of ``--steps`` steps in a random
 order, every contender rebuilt on fresh arrays before each block) of:
 
-* the training steps of the hand-derived reference, tinygrad_np eager and tinygrad_np traced
-  (when the package has ``traced_step``) on the benchmark's batches, already gathered;
+* the training steps of the hand-derived reference, tinygrad_np eager, traced (when the package
+  has ``traced_step``) and compiled (``tg.compile``, also with ``gemm_accumulate``) on the
+  benchmark's batches, already gathered;
 * ``gather``: the batch gathered from the training set (``np.take`` of images and labels), as
   every contender of ``epoch_time`` does before its step;
 * ``GEMM only``: the step's matrix products alone (forward ``A W``, backward ``Aᵀ dZ`` and
@@ -88,7 +89,8 @@ def builders(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, lr:
         return gemm_step(sizes, batch, [w.copy() for w in init[::2]])
 
     out: list[tuple[str, blockrace.Build]] = [("gather", gather), ("GEMM only", gemm)]
-    kinds = [C.HandNumPy, C.TinygradNP] + ([C.TinygradNPTraced] if C.TinygradNPTraced.supported() else [])
+    kinds = [C.HandNumPy, C.TinygradNP] + ([C.TinygradNPTraced] if C.TinygradNPTraced.supported() else []) + (
+        [C.TinygradNPCompiled, C.TinygradNPCompiledGemm] if C.TinygradNPCompiled.supported() else [])
     for tiny in (False, True):
         for kind in kinds:
             out.append(_builder(kind, small if tiny else sizes, TINY_BATCH if tiny else batch,

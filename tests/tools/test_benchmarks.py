@@ -496,7 +496,8 @@ def test_engine_floor_rebuilt_contenders_train_on_where_they_were():
 def test_anatomy_quick_run_splits_each_step_into_parts_that_add_up(tmp_path):
     results = anatomy.main(["--quick", "--data", "synthetic", "--batch", "64", "--out", str(tmp_path)])
     (r,) = results
-    assert set(r["split"]) == {C.HandNumPy.name, C.TinygradNP.name, C.TinygradNPTraced.name}
+    assert set(r["split"]) == {C.HandNumPy.name, C.TinygradNP.name, C.TinygradNPTraced.name, C.TinygradNPCompiled.name,
+                               C.TinygradNPCompiledGemm.name}
     assert {"gather", "GEMM only", f"{C.TinygradNP.name} (tiny)"} <= set(r["us_per_step"])
     for s in r["split"].values():
         parts = s["gather_us"] + s["GEMM_us"] + s["elementwise_us"] + s["calls_us"]
@@ -512,7 +513,8 @@ def test_anatomy_tiny_mlp_keeps_depth_and_classes_and_gemm_step_makes_the_produc
     X = np.random.default_rng(0).random((64, 784), dtype=np.float32)
     y = np.zeros(64, np.int64)
     names = [n for n, _ in anatomy.builders([784, 16, 10], 8, X, y)]
-    steps = [C.HandNumPy.name, C.TinygradNP.name, C.TinygradNPTraced.name]
+    steps = [C.HandNumPy.name, C.TinygradNP.name, C.TinygradNPTraced.name, C.TinygradNPCompiled.name,
+             C.TinygradNPCompiledGemm.name]
     assert names == ["gather", "GEMM only", *steps, *(f"{n} (tiny)" for n in steps)]
 
 
