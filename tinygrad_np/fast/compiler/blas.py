@@ -15,7 +15,7 @@ inputs (u = 2⁻²⁴ for float32, K the inner dimension, i.e. the batch size), 
 a K-term dot product plus the two roundings of the update; the default path meets the same bound.
 
 Which BLAS. NumPy exposes no ``beta``. Three routes, chosen once at import (or with the
-environment variable ``TINYGRAD_NP_BLAS=scipy|ctypes|numpy``):
+environment variable ``TINYGRAD_NP_BLAS=scipy|ctypes|numpy``, ``0`` meaning numpy):
 
 * ``ctypes``: ``cblas_sgemm``/``cblas_dgemm`` (and ``gemv``) of the OpenBLAS that NumPy itself
   loaded (found among the process's loaded libraries, by NumPy's own symbol names), called through
@@ -196,6 +196,7 @@ def make_route(name: str | None = None) -> CtypesRoute | ScipyRoute | None:
     """The BLAS route ``name`` (default: ``TINYGRAD_NP_BLAS``, else ctypes, else scipy), or None
     for plain NumPy (also when the one asked for is not available)."""
     name = name or os.environ.get("TINYGRAD_NP_BLAS") or "auto"
+    name = "numpy" if name == "0" else name  # (the README's switch for NumPy only)
     if name not in (*ROUTES, "auto"):
         raise ValueError(f"TINYGRAD_NP_BLAS must be one of {ROUTES}, got {name!r}")
     if name in ("ctypes", "auto"):

@@ -421,7 +421,7 @@ def compare(first: Entry, sig: list, consts: list, fn: Callable) -> None:
     for i, (x, y) in enumerate(zip(a, b)):
         op = getattr(y[0], "op_name", y[0].__name__)
         if x[0] is y[0] and x[1] == y[1] and [s[0] for s in x[3]] == [s[0] for s in y[3]] and x[3] != y[3]:
-            raise TraceError(f"compile: {name}'s op {i} ({op}) returned shape {y[3][0][1]}, then {x[3][0][1]} "
+            raise TraceError(f"compile: {name}'s op {i} ({op}) returned shape {x[3][0][1]}, then {y[3][0][1]} "
                              f"for the same input shapes: its output shape depends on the data, which a plan cannot "
                              "replay; call the function eagerly")
         if x[:2] != y[:2] or x[3] != y[3] or not _same(x[2], y[2]):

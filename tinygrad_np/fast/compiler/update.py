@@ -176,7 +176,7 @@ class SGDUpdate(Update):
         o = self.opt
         route = self.route.name if self.route is not None else "numpy"
         gemms = [f"  parameter {it.index}: p += (-lr) * {it.a.name} @ {it.b.name} (BLAS "
-                 f"gemm{'v' if len(it.a.shape) == 1 else ''} with beta=1 via {route}; the gradient is never formed)"
+                 f"{'gemv' if len(it.a.shape) == 1 else 'gemm'} with beta=1 via {route}; the gradient is never formed)"
                  for it in self.gemm_items]
         rule = "p -= lr * g"
         if o.weight_decay or o.momentum:
