@@ -37,7 +37,7 @@ _TYPES: dict[str, tuple[str, bool]] = {
     "batch_size": (_INT, False), "epochs": (_INT, False), "dropout": (_FLOAT, False), "augment": (_BOOL, False),
     "max_shift": (_INT, False), "max_rotation": (_FLOAT, False), "early_stopping": (_INT, False),
     "seed": (_INT, False), "dtype": (_STR, False), "standardize": (_BOOL, False), "image_size": (_INT, True),
-    "jit": (_BOOL, False),
+    "jit": (_BOOL, False), "compile": (_BOOL, False),
 }
 
 
@@ -90,6 +90,7 @@ class TrainConfig:
     standardize: bool = False
     image_size: int | None = None
     jit: bool = False
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.hidden, (list, tuple)) and all(_type_ok(h, _INT) for h in self.hidden):
@@ -149,6 +150,11 @@ class TrainConfig:
             (not self.jit or (self.loss == "ce" and self.dropout == 0.0),
              "jit (a traced training step) needs the ce loss and no dropout: the mse loss's one-hot targets "
              "and dropout's masks are made with NumPy inside the step, which a trace would freeze"),
+            (not (self.jit and self.compile), "choose one of jit (a traced step) and compile (a compiled step)"),
+            (not self.compile or (self.loss == "ce" and self.dropout == 0.0 and getattr(self, "model", "mlp") == "mlp"),
+             "compile (a compiled training step: tinygrad_np.compile) needs the MLP, the ce loss and no dropout: the "
+             "mse loss's one-hot targets and dropout's masks are made with NumPy inside the step, which a trace "
+             "would freeze"),
         ]
         for ok, message in checks:
             if not ok:

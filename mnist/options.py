@@ -152,6 +152,10 @@ def add_train_options(p: argparse.ArgumentParser, defaults: TrainConfig = TRAIN_
     g.add_argument("--jit", action="store_true", default=s,
                    help="trace the training step once and replay it (tinygrad_np.traced_step): the same "
                         "results bit for bit, less Python per step; needs --loss ce and no dropout")
+    g.add_argument("--compile", action="store_true", default=s,
+                   help="compile the training step (tinygrad_np.compile: forward, backward and the optimizer's "
+                        "update as one program with preallocated buffers): the same results bit for bit, "
+                        "faster; needs the MLP, --loss ce and no dropout")
     epochs_help = f"(default: {d.epochs})" if d.epochs else "epochs the schedule is planned over (default: 0; 'train N' adds N)"
     g.add_argument("--epochs", type=nonnegative_int, default=s, help=epochs_help)
     g.add_argument("--early-stopping", type=nonnegative_int, default=s, metavar="PATIENCE",

@@ -244,6 +244,17 @@ class Trainer:
 
         return tg.traced_step(loss_and_logits, has_aux=True)
 
+    def _compiled_step(self) -> Callable[..., tuple[tg.Tensor, tg.Tensor]]:
+        """``--compile``: the batch's loss and logits, forward, backward and the optimizer's update
+        as one compiled program (made afresh every epoch, for the current optimizer)."""
+        model, kind = self.model, self.config.loss
+
+        def loss_and_logits(x: tg.Tensor, y: np.ndarray) -> tuple[tg.Tensor, tg.Tensor]:
+            logits = model(x)
+            return batch_loss(logits, y, kind), logits
+
+        return tg.compile(loss_and_logits, optimizer=self.optimizer, has_aux=True)
+
     def _diverged(self, step: int, value: float) -> TrainingDiverged:
         return TrainingDiverged(
             f"training diverged: the loss is {value} at epoch {self.epoch + 1}, step {step} "
@@ -269,12 +280,14 @@ class Trainer:
         self.model.train()
         bar = self._progress_bar()
         traced = self._traced_step() if self.config.jit else None
+        compiled = self._compiled_step() if self.config.compile else None
         t0 = time.perf_counter()
         # overflow shows up as a non-finite loss or weights, reported below with the epoch and step
         with np.errstate(over="ignore", invalid="ignore"):
-            return self._steps(t0, lr, bar, traced)
+            return self._steps(t0, lr, bar, traced, compiled)
 
-    def _steps(self, t0: float, lr: float, bar: Any, traced: Callable[..., Any] | None) -> dict[str, Any]:
+    def _steps(self, t0: float, lr: float, bar: Any, traced: Callable[..., Any] | None,
+               compiled: Callable[..., Any] | None = None) -> dict[str, Any]:
         cfg, model, opt, aug = self.config, self.model, self.optimizer, self.augmenter
         n_seen = correct = 0
         loss_sum = 0.0
@@ -283,7 +296,12 @@ class Trainer:
             for step, (xb, yb) in enumerate(self.loader, start=1):
                 if cfg.augment:
                     xb = aug(xb)
-                if traced is None:
+                if compiled is not None:  # forward, backward and the update in one call (bit-identical)
+                    loss, logits = compiled(tg.Tensor(np.asarray(xb, dtype=model.dtype)), yb)
+                    value = float(loss.item())
+                    if not math.isfinite(value):  # (the epoch is rolled back: the update does not stay)
+                        raise self._diverged(step, value)
+                elif traced is None:
                     logits = model(xb)
                     loss = batch_loss(logits, yb, cfg.loss)
                     value = float(loss.item())
@@ -297,7 +315,8 @@ class Trainer:
                     value = float(loss.item())
                     if not math.isfinite(value):
                         raise self._diverged(step, value)
-                opt.step()
+                if compiled is None:
+                    opt.step()
                 # running metrics from the same forward pass (no extra work)
                 n = len(yb)
                 n_seen += n

@@ -79,6 +79,31 @@ def test_jit_training_is_bit_identical_to_eager(kw, monkeypatch):
     assert TrainConfig.from_dict(traced.config.to_dict()).jit is True
 
 
+@pytest.mark.parametrize("kw", [dict(optimizer="momentum", augment=True), dict(optimizer="adam", dtype="float64")],
+                         ids=["momentum-augment", "adam-float64"])
+def test_compiled_training_is_bit_identical_to_eager(kw):
+    """``--compile`` (forward, backward and the update through ``tg.compile``): the same weights,
+    optimizer state, history metrics and RNG states after two epochs."""
+    data = tiny_data(dtype=kw.get("dtype", "float32"))
+    eager = Trainer(config(**kw), data, log=None)
+    compiled = Trainer(config(compile=True, **kw), data, log=None)
+    eager.fit()
+    compiled.fit()
+    assert_same_state(eager, compiled)
+    for a, b in zip(eager.history, compiled.history):
+        for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
+            assert a[key] == b[key], key
+    assert TrainConfig.from_dict(compiled.config.to_dict()).compile is True
+
+
+@pytest.mark.parametrize("kw,text", [(dict(dropout=0.2), "compile .* needs the MLP, the ce loss and no dropout"),
+                                     (dict(loss="mse"), "compile .* needs the MLP, the ce loss and no dropout"),
+                                     (dict(jit=True), "choose one of jit .* and compile")])
+def test_compile_refuses_what_it_cannot_compile(kw, text):
+    with pytest.raises(ValueError, match=text):
+        config(compile=True, **kw).validate()
+
+
 @pytest.mark.parametrize("kw", [dict(dropout=0.2), dict(loss="mse")])
 def test_jit_refuses_what_a_trace_would_freeze(kw):
     with pytest.raises(ValueError, match="jit .* needs the ce loss and no dropout"):
