@@ -438,7 +438,8 @@ def test_op_overhead_cases_compute_what_numpy_computes():
 # ----------------------------------------------------------------------------- dev tools
 def test_the_tools_run_as_modules_from_the_repository_root():
     for module in ("benchmarks.epoch_time", "benchmarks.op_overhead", "benchmarks.dev.ab_versions",
-                   "benchmarks.dev.engine_floor", "benchmarks.dev.anatomy", "benchmarks.dev.peer_isolation"):
+                   "benchmarks.dev.engine_floor", "benchmarks.dev.anatomy", "benchmarks.dev.peer_isolation",
+                   "benchmarks.dev.compile_study"):
         done = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT_DIR, capture_output=True,
                               text=True, timeout=60)
         assert done.returncode == 0, (module, done.stderr)

@@ -310,6 +310,10 @@ def trace(fn: Callable[..., Any], args: Sequence[Any], params: Sequence[Tensor],
             rec.done = True
             for p, cls in swapped:
                 p.__class__ = cls
+            rec.keep.clear()  # (the trace's values: the program keeps shapes and constants only)
+            rec.vars.clear()
+            rec.traced.clear()
+            rec.by_key.clear()
     program = Program(rec.eqns, arg_vars, [(p, v) for (p, _), v in zip(swapped, param_vars)], rec.const_list,
                       loss_var, aux_vars, aux_single, grad_vars, rec.count)
     return program, []
