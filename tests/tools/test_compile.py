@@ -317,6 +317,28 @@ def test_leaves_outside_the_optimizer_get_their_gradients_only_with_keep_grads()
             assert same(p.grad.data, q.grad.data) if keep else q.grad is None
 
 
+def test_without_an_optimizer_gradients_accumulate_as_after_backward():
+    """optimizer=None: step(*args) is loss.backward(); a tuple of aux values comes back as given;
+    a Python number among the arguments is part of the signature (a new value: a new plan)."""
+    w_e, w_c = Tensor(np.float32([[1.0, -2.0], [0.5, 3.0]]), requires_grad=True), None
+    w_c = Tensor(w_e.data.copy(), requires_grad=True)
+
+    def loss(w, x, k):
+        h = (x @ w).tanh() * k
+        return h.sum(), (h, h.mean())
+
+    step = tg.compile(lambda x, k: loss(w_c, x, k), has_aux=True)
+    rng = np.random.default_rng(9)
+    for k in (2.0, 2.0, 2.0, 3.0):
+        x = Tensor(rng.standard_normal((3, 2)).astype(np.float32))
+        (l_e, (h_e, m_e)) = loss(w_e, x, k)
+        l_e.backward()
+        l_c, (h_c, m_c) = step(x, k)
+        assert same(l_e.data, l_c.data) and same(h_e.data, h_c.data) and same(m_e.data, m_c.data)
+        assert same(w_e.grad.data, w_c.grad.data)  # accumulated over the calls
+    assert step.traces == 4  # the first finds w (no optimizer names it), then 2 for k = 2.0, 1 for k = 3.0
+
+
 def test_with_the_fast_layer_off_the_step_runs_eagerly():
     sizes = [3, 4, 2]
     a, b = mlp(sizes), mlp(sizes)
