@@ -30,8 +30,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from tinygrad_np.fast.compiler import blas
+from ..tg_api import tg
 
+blas = tg.fast.compiler.blas  # (the routes the compiler itself uses)
 Clock = time.thread_time
 
 
