@@ -301,7 +301,11 @@ class TensorMethods:
     def trace(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> "Tensor":
         """The sum of the diagonal over (axis1, axis2) at ``offset`` (NumPy's trace). A composite:
         diagonal, then sum over its axis."""
-        return self.diagonal(offset, axis1, axis2).sum(-1)
+        try:
+            diagonal = self.diagonal(offset, axis1, axis2)
+        except ValueError as e:
+            raise ValueError(f"trace: {e}") from None
+        return diagonal.sum(-1)
 
     def diag(self, k: int = 0) -> "Tensor":
         """NumPy's diag: 1-D -> the square matrix with these entries on its k-th diagonal (a
