@@ -66,6 +66,14 @@ CASES: dict[str, tuple[Callable[[], Any], Callable[[Any, Any], Any]]] = {
     "stack": (lambda: np.stack([a, b]), lambda A, B: tg.stack([A, B])),
     "cross_entropy": (lambda: (np.log(np.exp(a).sum(axis=1)) - a[[0, 1], labels]).mean(),
                       lambda A, B: F.cross_entropy(A, labels)),
+    # contractions and shape ops (op coverage)
+    "einsum": (lambda: np.einsum("ij,jk->ik", a, b), lambda A, B: tg.einsum("ij,jk->ik", A, B)),
+    "diagonal": (lambda: np.diagonal(a), lambda A, B: A.diagonal()),
+    "flip": (lambda: np.flip(a, 0), lambda A, B: A.flip(0)),
+    "roll": (lambda: np.roll(a, 1, 1), lambda A, B: A.roll(1, 1)),
+    "repeat": (lambda: np.repeat(a, 2, 0), lambda A, B: A.repeat(2, 0)),
+    "tril": (lambda: np.tril(a), lambda A, B: A.tril()),
+    "triu": (lambda: np.triu(a), lambda A, B: A.triu()),
 }
 
 

@@ -18,6 +18,7 @@ from hypothesis import given, settings
 import tinygrad_np as tg
 from op_cases import OP_CASES
 from tinygrad_np import Tensor, autograd_grad, gradcheck, gradgradcheck
+from tinygrad_np.ops import contract
 from tinygrad_np.ops.contract import Subscripts, diagonal_entries, parse_subscripts, vjp_plan
 
 torch = pytest.importorskip("torch", reason="the parity checks need PyTorch")
@@ -112,6 +113,16 @@ def test_table_forward_gradcheck_and_gradgradcheck(subscripts, shapes):
     np.testing.assert_allclose(out.data, expected, rtol=1e-13, atol=1e-14)
     assert gradcheck(einsum_fn(subscripts), xs)
     assert gradgradcheck(einsum_fn(subscripts), xs)
+
+
+@pytest.mark.parametrize("subscripts, shapes", TABLE, ids=IDS)
+def test_table_through_numpys_contraction_path(subscripts, shapes, monkeypatch):
+    """Big operands take NumPy's optimize path (BLAS) instead of its C loop: the same values, gradients."""
+    monkeypatch.setattr(contract, "PATH_SIZE", -1)
+    xs = draw_inputs(shapes, seed=12)
+    np.testing.assert_allclose(tg.einsum(subscripts, *[Tensor(x) for x in xs]).data, np.einsum(subscripts, *xs),
+                               rtol=1e-13, atol=1e-14)
+    assert gradcheck(einsum_fn(subscripts), xs)
 
 
 @pytest.mark.parametrize("subscripts, shapes", TABLE, ids=IDS)

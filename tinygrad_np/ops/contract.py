@@ -25,6 +25,10 @@ import numpy as np
 from ..batching import front, shift
 from ..engine import Function, Tensor, register
 
+#: einsum runs NumPy's contraction path (pairwise tensordots, BLAS) for 3+ operands or more entries
+#: than this in all; below it, NumPy's C loop, which skips the path search (~10 µs) but not BLAS.
+PATH_SIZE = 4096
+
 #: einsum's labels. ASCII order (A-Z before a-z) is the order of an implicit output, as in NumPy.
 LETTERS = string.ascii_letters
 
@@ -135,7 +139,8 @@ class Einsum(Function):
             raise TypeError(f"einsum: subscripts must be a str, got {type(subscripts).__name__}")
         if not operands:
             raise ValueError("einsum: needs at least one operand")
-        return np.einsum(subscripts, *operands, optimize=len(operands) > 2)  # a contraction order for 3+
+        path = len(operands) > 2 or sum(a.size for a in operands) > PATH_SIZE
+        return np.einsum(subscripts, *operands, optimize=path)
 
     def parsed(self) -> Subscripts:
         return parse_subscripts(self.subscripts, tuple(x.ndim for x in self.inputs))
