@@ -214,7 +214,7 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     return Tensor.apply("stack", *operands(*tensors), axis=axis)
 
 
-# ----------------------------------------------------------------------------- shape ops (op coverage: flip ... permute)
+# ----------------------------------------------------------------------------- shape ops (op coverage)
 def flip(x: Any, axis: Axis = None) -> Tensor:
     return as_tensor(x).flip(axis)
 
@@ -261,7 +261,7 @@ def permute(x: Any, *axes: Any) -> Tensor:
     return as_tensor(x).permute(*axes)
 
 
-# ----------------------------------------------------------------------------- contractions (op coverage: einsum ... diag)
+# ----------------------------------------------------------------------------- contractions (op coverage)
 def einsum(subscripts: Any, *xs: Any, optimize: Any = False) -> Tensor:
     """y[out] = Σ Πₖ xₖ[sₖ] over the letters not in the output: NumPy's einsum (``...``, implicit
     outputs, repeated letters, any number of operands, and the interleaved form

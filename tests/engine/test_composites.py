@@ -67,7 +67,8 @@ def tensordot_cases(draw):
     if standard and draw(st.booleans()):
         axes: Any = k
     else:
-        axes = ([p - na if draw(st.booleans()) else p for p in pos_a], [q - nb if draw(st.booleans()) else q for q in pos_b])
+        axes = ([p - na if draw(st.booleans()) else p for p in pos_a],
+                [q - nb if draw(st.booleans()) else q for q in pos_b])
     a, b = draw(S.arrays(tuple(shape_a))), draw(S.arrays(tuple(shape_b)))
     t_axes = axes if isinstance(axes, int) else ([p % na for p in axes[0]], [q % nb for q in axes[1]])
     return Case(lambda x, y: tg.tensordot(x, y, axes), lambda x, y: np.tensordot(x, y, axes),
@@ -301,7 +302,7 @@ def test_vmap_equals_a_loop_over_examples(name, data):
     args = [Tensor(s if m else x) for s, x, m in zip(stacks, case.inputs, mapped)]
     out = tg.vmap(case.outputs, in_axes=tuple(0 if m else None for m in mapped))(*args)
     for j, y in enumerate(out):
-        loop = np.stack([case.outputs(*[Tensor(s[k] if m else x) for s, x, m in zip(stacks, case.inputs, mapped)])[j].data
-                         for k in range(3)])
+        examples = [[Tensor(s[k] if m else x) for s, x, m in zip(stacks, case.inputs, mapped)] for k in range(3)]
+        loop = np.stack([case.outputs(*example)[j].data for example in examples])
         assert y.shape == loop.shape
         np.testing.assert_allclose(y.data, loop, rtol=1e-12, atol=1e-14, err_msg=f"{name}: output {j}")

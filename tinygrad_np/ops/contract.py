@@ -59,7 +59,8 @@ def parse_subscripts(subscripts: str, ndims: tuple[int, ...]) -> Subscripts:
     for term in terms + ([out] if arrow else []):
         bad = [c for c in term.replace("...", "", 1) if c not in LETTERS]
         if bad:
-            raise ValueError(f"einsum: invalid subscript {bad[0]!r} in {subscripts!r} (letters and one '...' per operand)")
+            raise ValueError(f"einsum: invalid subscript {bad[0]!r} in {subscripts!r} "
+                             "(letters and one '...' per operand)")
     covered = []  # dims each operand's ellipsis covers
     for k, (term, ndim) in enumerate(zip(terms, ndims)):
         named = len(term.replace("...", "", 1))

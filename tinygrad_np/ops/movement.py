@@ -257,7 +257,8 @@ class Flip(Function):
     def batch(cls, values, bdims, params, level):
         v = front(values[0], bdims[0])
         axis = params.get("axis")
-        return Tensor.apply(cls, v, axis=tuple(range(1, v.ndim)) if axis is None else shift(axis, max(v.ndim - 1, 1))), 0
+        axis = tuple(range(1, v.ndim)) if axis is None else shift(axis, max(v.ndim - 1, 1))
+        return Tensor.apply(cls, v, axis=axis), 0
 
 
 def negated(shift_: int | tuple[int, ...]) -> int | tuple[int, ...]:

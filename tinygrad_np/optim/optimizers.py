@@ -335,7 +335,8 @@ class RMSprop(Optimizer):
 
     def _buffer_names(self, hp: Any) -> tuple[str, ...]:
         momentum = hp.momentum is not None and float(hp.momentum) > 0.0
-        return ("square_avg",) + (("momentum_buffer",) if momentum else ()) + (("grad_avg",) if bool(hp.centered) else ())
+        centered = bool(hp.centered)
+        return ("square_avg",) + (("momentum_buffer",) if momentum else ()) + (("grad_avg",) if centered else ())
 
     def _validate(self) -> None:
         if not 0.0 <= self.alpha <= 1.0:
@@ -393,7 +394,8 @@ class Adagrad(Optimizer):
         values = {name: getattr(self, name) for name in self.hyperparameters}
         negative = {name: v for name, v in values.items() if not v >= 0.0}
         if negative:
-            raise ValueError(f"Adagrad: {', '.join(negative)} must be >= 0, got {', '.join(map(str, negative.values()))}")
+            got = ", ".join(map(str, negative.values()))
+            raise ValueError(f"Adagrad: {', '.join(negative)} must be >= 0, got {got}")
 
     def _buffer_spec(self, name: str, p: np.ndarray) -> tuple[tuple[int, ...], np.dtype]:
         return ((), np.dtype(np.int64)) if name == "step" else (p.shape, p.dtype)
