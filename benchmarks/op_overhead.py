@@ -81,6 +81,14 @@ CASES: dict[str, tuple[Callable[[], Any], Callable[[Any, Any], Any]]] = {
     "less_equal": (lambda: a <= b, lambda A, B: A <= B),
     "greater": (lambda: a > b, lambda A, B: A > B),
     "greater_equal": (lambda: a >= b, lambda A, B: A >= B),
+    # contractions and shape ops (op coverage)
+    "einsum": (lambda: np.einsum("ij,jk->ik", a, b), lambda A, B: tg.einsum("ij,jk->ik", A, B)),
+    "diagonal": (lambda: np.diagonal(a), lambda A, B: A.diagonal()),
+    "flip": (lambda: np.flip(a, 0), lambda A, B: A.flip(0)),
+    "roll": (lambda: np.roll(a, 1, 1), lambda A, B: A.roll(1, 1)),
+    "repeat": (lambda: np.repeat(a, 2, 0), lambda A, B: A.repeat(2, 0)),
+    "tril": (lambda: np.tril(a), lambda A, B: A.tril()),
+    "triu": (lambda: np.triu(a), lambda A, B: A.triu()),
 }
 
 

@@ -29,6 +29,8 @@ Usage::
 """
 from __future__ import annotations
 
+import itertools
+import string
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -315,6 +317,104 @@ def cross_entropy_cases(draw):
                     reduction=draw(st.sampled_from(["mean", "sum", "none"])))
 
 
+# ---- contractions and shape ops (op coverage): einsum, diagonal, flip, roll, repeat, tril, triu
+EINSUM_LETTERS = "abijkXY"  # lower and upper case (an implicit output sorts A-Z before a-z)
+
+
+@st.composite
+def einsum_cases(draw):
+    """1-3 operands with random subscripts over 2-4 letters of sizes 2, 3 or 1: letters shared
+    by operands (contracted or kept), repeated in one operand (diagonals, traces), in one
+    operand only (summed), upper and lower case; a 0-d operand now and then; maybe '...' in
+    some operands, covering the trailing dims of one 1-2 dim ellipsis shape (some of them 1: broadcast);
+    an implicit output or an explicit one (any subset of the letters in any order, with '...'
+    where the operands have one). Sizes are drawn first-choice 2 so that shrinking stays informative."""
+    pool = draw(st.lists(st.sampled_from(EINSUM_LETTERS), min_size=2, max_size=4, unique=True))
+    sizes = {c: draw(st.sampled_from([2, 3, 1])) for c in pool}
+    ellipsis_shape = draw(S.shapes(min_dims=1, max_dims=2, max_side=3)) if draw(st.booleans()) else None
+    terms, shapes = [], []
+    for k in range(draw(st.sampled_from([2, 1, 3]))):
+        scalar = draw(st.integers(0, 7)) == 0
+        letters = [] if scalar else draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3))  # with repeats
+        term, shape = "".join(letters), [sizes[c] for c in letters]
+        if ellipsis_shape is not None and draw(st.booleans()):
+            n_covered = draw(st.sampled_from(range(len(ellipsis_shape), -1, -1)))  # all of it first
+            covered = ellipsis_shape[len(ellipsis_shape) - n_covered:]
+            at = draw(st.integers(0, len(letters)))
+            term = term[:at] + "..." + term[at:]
+            shape[at:at] = [1 if draw(st.integers(0, 3)) == 0 else n for n in covered]
+        terms.append(term)
+        shapes.append(tuple(shape))
+    subscripts = ",".join(terms)
+    if draw(st.booleans()):  # explicit output
+        used = sorted(set(subscripts) - {".", ","})
+        out = "".join(draw(st.lists(st.sampled_from(used), unique=True))) if used else ""
+        if "..." in subscripts:
+            at = draw(st.integers(0, len(out)))
+            out = out[:at] + "..." + out[at:]
+        subscripts += "->" + out
+    return OpSample("einsum", [draw(S.arrays(s)) for s in shapes], subscripts=subscripts)
+
+
+@st.composite
+def diagonal_cases(draw):
+    """At least 2-D, two distinct (maybe negative) axes, an offset that may leave the diagonal empty."""
+    shape = draw(S.shapes(min_dims=2, max_dims=4))
+    ndim = len(shape)
+    axis1, axis2 = draw(st.lists(st.integers(0, ndim - 1), min_size=2, max_size=2, unique=True))
+    axis1, axis2 = [ax - ndim if draw(st.booleans()) else ax for ax in (axis1, axis2)]
+    offset = draw(st.integers(-shape[axis1], shape[axis2]))
+    return OpSample("diagonal", [draw(S.arrays(shape))], offset=offset, axis1=axis1, axis2=axis2)
+
+
+@st.composite
+def flip_cases(draw):
+    """Any shape; axis None, an int or a tuple (negative ones too)."""
+    shape = draw(S.shapes())
+    return OpSample("flip", [draw(S.arrays(shape))], axis=draw(S.axes(shape)))
+
+
+@st.composite
+def roll_cases(draw):
+    """Shifts in [-6, 6] (beyond the length too): axis None with one shift, one axis, or a tuple
+    of axes (repeats allowed: their shifts add) with one shift each or one for all."""
+    shape = draw(S.shapes())
+    ndim = len(shape)
+    shifts = st.integers(-6, 6)
+    kind = draw(st.sampled_from(["none", "int", "tuple"] if ndim else ["none"]))
+    if kind == "none":
+        axis, shift = None, draw(shifts)
+    elif kind == "int":
+        axis, shift = draw(st.integers(-ndim, ndim - 1)), draw(shifts)
+    else:
+        axis = tuple(draw(st.lists(st.integers(-ndim, ndim - 1), min_size=1, max_size=3)))
+        shift = draw(shifts) if draw(st.booleans()) else tuple(draw(shifts) for _ in axis)
+    return OpSample("roll", [draw(S.arrays(shape))], shift=shift, axis=axis)
+
+
+@st.composite
+def repeat_cases(draw):
+    """axis None (flattened) or an int; one count in [0, 3] for all entries or a tuple of counts."""
+    shape = draw(S.shapes(max_dims=3))
+    axis = draw(st.none() | st.integers(-len(shape), len(shape) - 1)) if shape else None
+    n = int(np.prod(shape, dtype=int)) if axis is None else shape[axis]
+    counts = st.integers(0, 3)
+    repeats = draw(counts) if draw(st.booleans()) else tuple(draw(counts) for _ in range(n))
+    return OpSample("repeat", [draw(S.arrays(shape))], repeats=repeats, axis=axis)
+
+
+def triangle_cases(name: str) -> st.SearchStrategy:
+    """At least 1-D (NumPy broadcasts a vector to a square), k from below the last row to past
+    the last column (all zero, all kept, and the boundaries between)."""
+    @st.composite
+    def draw_case(draw):
+        shape = draw(S.shapes(min_dims=1, max_dims=4))
+        rows, cols = (shape[-1], shape[-1]) if len(shape) == 1 else shape[-2:]
+        return OpSample(name, [draw(S.arrays(shape))], k=draw(st.integers(-rows - 1, cols + 1)))
+
+    return draw_case()
+
+
 # ----------------------------------------------------------------------------- NumPy references
 def _axes(axis, ndim):
     return S.reduced_axes(axis, ndim)
@@ -355,6 +455,71 @@ def _np_linear(x, w, b=None, activation=None):
 
 def _np_reduce(fn):
     return lambda a, axis, keepdims, **kw: fn(a, axis=_axes(axis, a.ndim), keepdims=keepdims, **kw)
+
+
+def _np_einsum(*arrays, subscripts):
+    """Einsum by its definition, as a loop over every assignment of the letters, with its own
+    reading of the subscripts ('...' as spare letters aligned right, implicit output in ASCII order)."""
+    text = subscripts.replace(" ", "")
+    lhs, _, out = text.partition("->")
+    terms = lhs.split(",")
+    spans = [a.ndim - len(t.replace("...", "")) for t, a in zip(terms, arrays)]
+    spare = [c for c in string.ascii_letters if c not in text][:max(spans)]
+    terms = [t.replace("...", "".join(spare[len(spare) - n:])) for t, n in zip(terms, spans)]
+    if "->" not in text:
+        named = lhs.replace("...", "")
+        out = "".join(spare) + "".join(sorted(c for c in set(named) - {","} if named.count(c) == 1))
+    out = out.replace("...", "".join(spare))
+    sizes = {}
+    for t, a in zip(terms, arrays):
+        for c, n in zip(t, a.shape):
+            sizes[c] = max(sizes.get(c, 1), n)
+    letters = sorted(sizes)
+    y = np.zeros([sizes[c] for c in out])
+    for values in itertools.product(*[range(sizes[c]) for c in letters]):
+        at = dict(zip(letters, values))
+        term = 1.0
+        for t, a in zip(terms, arrays):
+            term = term * a[tuple(at[c] if n > 1 else 0 for c, n in zip(t, a.shape))]
+        y[tuple(at[c] for c in out)] += term
+    return y
+
+
+def _np_diagonal(a, offset, axis1, axis2):
+    b = np.moveaxis(a, (axis1, axis2), (-2, -1))
+    lo1, lo2 = max(-offset, 0), max(offset, 0)
+    n = max(0, min(b.shape[-2] - lo1, b.shape[-1] - lo2))
+    return np.stack([b[..., j + lo1, j + lo2] for j in range(n)], axis=-1) if n else np.zeros(b.shape[:-2] + (0,))
+
+
+def _np_roll(a, shift, axis):
+    """out[i] = a[(i - shift) mod n] along each axis (a flattened if axis is None)."""
+    flat = axis is None
+    b = a.reshape(-1) if flat else a
+    axes = (0,) if flat else axis if isinstance(axis, tuple) else (axis,)
+    shifts = shift if isinstance(shift, tuple) else (shift,) * len(axes)
+    for s, ax in zip(shifts, axes):
+        n = b.shape[ax]
+        b = np.take(b, (np.arange(n) - s) % n, axis=ax)
+    return b.reshape(a.shape)
+
+
+def _np_repeat(a, repeats, axis):
+    b = a.reshape(-1) if axis is None else a
+    ax = 0 if axis is None else axis
+    n = b.shape[ax]
+    counts = repeats if isinstance(repeats, tuple) else (repeats,) * n
+    picks = [k for k in range(n) for _ in range(counts[k])]
+    return np.take(b, np.asarray(picks, dtype=np.int64), axis=ax)
+
+
+def _np_triangle(lower):
+    def apply(a, k):
+        b = np.broadcast_to(a, (a.shape[-1],) * 2) if a.ndim == 1 else a
+        i, j = np.arange(b.shape[-2])[:, None], np.arange(b.shape[-1])[None, :]
+        return np.where(j - i <= k if lower else j - i >= k, b, 0.0)
+
+    return apply
 
 
 # ----------------------------------------------------------------------------- PyTorch references
@@ -422,6 +587,29 @@ def _t_arg(name):
 
 
 _TORCH_DTYPES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64"}
+
+
+def _t_flip(x, axis):
+    return T.flip(x, tuple(range(x.ndim)) if axis is None else axis if isinstance(axis, tuple) else (axis,))
+
+
+def _t_roll(x, shift, axis):
+    """torch.roll wants one shift per axis: an int shift is repeated over a tuple of axes."""
+    if isinstance(axis, tuple) and not isinstance(shift, tuple):
+        shift = (shift,) * len(axis)
+    return T.roll(x, shift, axis)
+
+
+def _t_repeat(x, repeats, axis):
+    return T.repeat_interleave(x, T.tensor(repeats) if isinstance(repeats, tuple) else repeats, dim=axis)
+
+
+def _t_triangle(name):
+    def apply(x, k):
+        n = x.shape[-1]
+        return getattr(T, name)(x.expand(n, n) if x.ndim == 1 else x, diagonal=k)
+
+    return apply
 
 
 # ----------------------------------------------------------------------------- the table
@@ -496,6 +684,16 @@ _CASES = [
     _case("not_equal", comparison_cases("not_equal"), np.not_equal, lambda a, b: T.ne(a, b), differentiable=False),
     _case("argmax", arg_reduction_cases("argmax"), np.argmax, _t_arg("argmax"), differentiable=False),
     _case("argmin", arg_reduction_cases("argmin"), np.argmin, _t_arg("argmin"), differentiable=False),
+    # contractions and shape ops (op coverage)
+    _case("einsum", einsum_cases(), _np_einsum, lambda *xs, subscripts: T.einsum(subscripts, *xs)),
+    _case("diagonal", diagonal_cases(), _np_diagonal,
+          lambda x, offset, axis1, axis2: T.diagonal(x, offset, axis1, axis2)),
+    _case("flip", flip_cases(), lambda a, axis: a[tuple(slice(None, None, -1) if d in S.reduced_axes(axis, a.ndim)
+                                                        else slice(None) for d in range(a.ndim))], _t_flip),
+    _case("roll", roll_cases(), _np_roll, _t_roll),
+    _case("repeat", repeat_cases(), _np_repeat, _t_repeat),
+    _case("tril", triangle_cases("tril"), _np_triangle(lower=True), _t_triangle("tril")),
+    _case("triu", triangle_cases("triu"), _np_triangle(lower=False), _t_triangle("triu")),
 ]
 
 #: op name -> OpCase (see the module docstring).

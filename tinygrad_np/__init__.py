@@ -21,6 +21,10 @@ from .functions import (
     log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, mul, neg, pow, relu, reshape, sigmoid, softmax,
     sqrt, squeeze, stack, std, sub, sum, swapaxes, tanh, transpose, unsqueeze, var, where,
 )
+from .functions import (  # shape ops and contractions (op coverage)
+    array_split, diag, diagonal, dot, einsum, flip, inner, moveaxis, outer, permute, ravel, repeat, roll, split,
+    tensordot, tile, trace, tril, triu,
+)
 from .modes import (
     AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, watch_gradients,
 )
@@ -42,6 +46,8 @@ __all__ = [
     "tanh", "sigmoid", "relu", "leaky_relu", "clip", "sum", "mean", "max", "min", "var", "std", "logsumexp",
     "softmax", "log_softmax", "argmax", "argmin", "reshape", "transpose", "swapaxes", "expand", "broadcast_to",
     "squeeze", "unsqueeze", "expand_dims", "flatten", "concatenate", "stack",
+    "flip", "roll", "repeat", "tile", "moveaxis", "tril", "triu", "split", "array_split", "ravel", "permute",
+    "einsum", "tensordot", "dot", "inner", "outer", "diagonal", "trace", "diag",
     "nn", "optim", "data", "gradcheck", "gradgradcheck", "GradcheckReport", "GradcheckError",
     "functional", "viz", "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian",
     "hessian", "hvp", "vmap", "custom_vjp", "custom_jvp", "checkpoint",

@@ -214,6 +214,119 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     return Tensor.apply("stack", *operands(*tensors), axis=axis)
 
 
+# ----------------------------------------------------------------------------- shape ops (op coverage)
+def flip(x: Any, axis: Axis = None) -> Tensor:
+    return as_tensor(x).flip(axis)
+
+
+def roll(x: Any, shift: int | Sequence[int], axis: Axis = None) -> Tensor:
+    return as_tensor(x).roll(shift, axis)
+
+
+def repeat(x: Any, repeats: int | Sequence[int], axis: int | None = None) -> Tensor:
+    return as_tensor(x).repeat(repeats, axis)
+
+
+def tile(x: Any, reps: int | Sequence[int]) -> Tensor:
+    return as_tensor(x).tile(reps)
+
+
+def moveaxis(x: Any, source: int | Sequence[int], destination: int | Sequence[int]) -> Tensor:
+    return as_tensor(x).moveaxis(source, destination)
+
+
+def tril(x: Any, k: int = 0) -> Tensor:
+    return as_tensor(x).tril(k)
+
+
+def triu(x: Any, k: int = 0) -> Tensor:
+    return as_tensor(x).triu(k)
+
+
+def split(x: Any, indices_or_sections: int | Sequence[int], axis: int = 0) -> list[Tensor]:
+    """NumPy's split: a list of Tensors (one slice each)."""
+    return as_tensor(x).split(indices_or_sections, axis)
+
+
+def array_split(x: Any, indices_or_sections: int | Sequence[int], axis: int = 0) -> list[Tensor]:
+    """NumPy's array_split: a list of Tensors (one slice each)."""
+    return as_tensor(x).array_split(indices_or_sections, axis)
+
+
+def ravel(x: Any) -> Tensor:
+    return as_tensor(x).ravel()
+
+
+def permute(x: Any, *axes: Any) -> Tensor:
+    return as_tensor(x).permute(*axes)
+
+
+# ----------------------------------------------------------------------------- contractions (op coverage)
+def einsum(subscripts: Any, *xs: Any, optimize: Any = False) -> Tensor:
+    """y[out] = Σ Πₖ xₖ[sₖ] over the letters not in the output: NumPy's einsum (``...``, implicit
+    outputs, repeated letters, any number of operands, and the interleaved form
+    ``einsum(x, [0, 1], w, [1, 2], [0, 2])``). ``optimize`` is accepted for NumPy's signature and
+    has no effect: the op picks its own contraction order."""
+    if not isinstance(subscripts, str):
+        subscripts, xs = _interleaved_subscripts(subscripts, *xs)
+    return Tensor.apply("einsum", *operands(*xs), subscripts=subscripts)
+
+
+def _interleaved_subscripts(*args: Any) -> tuple[str, tuple]:
+    """``einsum(x0, labels0, x1, labels1, ..., [out])`` as a subscripts string and the operands:
+    labels are ints in [0, 52) (0-25 -> A-Z, 26-51 -> a-z, NumPy's mapping) or Ellipsis."""
+
+    def letters(labels: Any) -> str:
+        out = []
+        for lab in labels:
+            if lab is Ellipsis:
+                out.append("...")
+            elif isinstance(lab, (int, np.integer)) and 0 <= lab < 52:
+                out.append(chr(ord("A") + lab) if lab < 26 else chr(ord("a") + lab - 26))
+            else:
+                raise ValueError(f"einsum: a label must be an int in [0, 52) or Ellipsis, got {lab!r}")
+        return "".join(out)
+
+    xs, out = args[0::2], None
+    labels = list(args[1::2])
+    if len(xs) > len(labels):  # an odd count: the last is the output's labels
+        out, xs = xs[-1], xs[:-1]
+    subscripts = ",".join(letters(lab) for lab in labels)
+    return (subscripts if out is None else f"{subscripts}->{letters(out)}"), tuple(xs)
+
+
+def tensordot(a: Any, b: Any, axes: int | Sequence[Any] = 2) -> Tensor:
+    a, b = operands(a, b)
+    return a.tensordot(b, axes)
+
+
+def dot(a: Any, b: Any) -> Tensor:
+    a, b = operands(a, b)
+    return a.dot(b)
+
+
+def inner(a: Any, b: Any) -> Tensor:
+    a, b = operands(a, b)
+    return a.inner(b)
+
+
+def outer(a: Any, b: Any) -> Tensor:
+    a, b = operands(a, b)
+    return a.outer(b)
+
+
+def diagonal(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+    return as_tensor(x).diagonal(offset, axis1, axis2)
+
+
+def trace(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+    return as_tensor(x).trace(offset, axis1, axis2)
+
+
+def diag(x: Any, k: int = 0) -> Tensor:
+    return as_tensor(x).diag(k)
+
+
 def _on_arrays(func: Any):
     """A NumPy function whose result is not differentiable by nature (a bool, a shape, an index),
     run on the arrays of its Tensor arguments."""
@@ -235,6 +348,11 @@ NUMPY_FUNCTIONS.update({
     np.std: std, np.argmax: argmax, np.argmin: argmin,
     np.reshape: reshape, np.transpose: transpose, np.swapaxes: swapaxes, np.broadcast_to: broadcast_to,
     np.squeeze: squeeze, np.expand_dims: expand_dims, np.concatenate: concatenate, np.stack: stack,
+    # shape ops and contractions (op coverage)
+    np.flip: flip, np.roll: roll, np.repeat: repeat, np.tile: tile, np.moveaxis: moveaxis, np.tril: tril,
+    np.triu: triu, np.split: split, np.array_split: array_split, np.ravel: ravel,
+    np.einsum: einsum, np.tensordot: tensordot, np.dot: dot, np.inner: inner, np.outer: outer,
+    np.diagonal: diagonal, np.trace: trace, np.diag: diag,
 })
 NUMPY_FUNCTIONS.update({f: _on_arrays(f) for f in (
     np.shape, np.ndim, np.size, np.allclose, np.isclose, np.array_equal, np.isnan, np.isinf, np.isfinite,
