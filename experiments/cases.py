@@ -326,6 +326,52 @@ def _cross_entropy(rng: Rng) -> tuple:
             {1: rng.integers(0, c, size=n)})
 
 
+def _einsum(rng: Rng) -> tuple:
+    """A contraction from a small table: matmul, batched, outer, trace-like, repeated letters, ``...``."""
+    n, k, m, b = (int(v) for v in rng.integers(1, 5, size=4))
+    table = [
+        ("ij,jk->ik", [(n, k), (k, m)]), ("bij,bjk->bik", [(b, n, k), (b, k, m)]), ("i,j->ij", [(n,), (m,)]),
+        ("ii->i", [(n, n)]), ("ij->", [(n, k)]), ("...ij,...jk->...ik", [(b, n, k), (k, m)]),
+        ("ij,ij,j->i", [(n, k), (n, k), (k,)]), ("iij->j", [(n, n, k)]),
+    ]
+    subscripts, shapes = table[int(rng.integers(len(table)))]
+    return [uniform(rng, s) for s in shapes], {"subscripts": subscripts}
+
+
+def _diagonal(rng: Rng) -> tuple:
+    shp = shape(rng, min_dims=2)
+    axis1, axis2 = (int(a) for a in rng.choice(len(shp), size=2, replace=False))
+    offset = int(rng.integers(-shp[axis2] + 1, shp[axis1])) if rng.random() < 0.5 else 0
+    offset = max(min(offset, shp[axis2] - 1), -(shp[axis1] - 1))
+    return [uniform(rng, shp)], {"offset": offset, "axis1": axis1, "axis2": axis2}
+
+
+def _flip(rng: Rng) -> tuple:
+    shp = shape(rng, min_dims=1)
+    axis = None if rng.random() < 0.3 else int(rng.integers(-len(shp), len(shp)))
+    return [uniform(rng, shp)], {"axis": axis}
+
+
+def _roll(rng: Rng) -> tuple:
+    shp = shape(rng, min_dims=1)
+    axis = None if rng.random() < 0.3 else int(rng.integers(-len(shp), len(shp)))
+    return [uniform(rng, shp)], {"shift": int(rng.integers(-5, 6)), "axis": axis}
+
+
+def _repeat(rng: Rng) -> tuple:
+    shp = shape(rng, min_dims=1)
+    if rng.random() < 0.3:
+        return [uniform(rng, shp)], {"repeats": int(rng.integers(1, 4)), "axis": None}
+    axis = int(rng.integers(0, len(shp)))
+    repeats = int(rng.integers(0, 4)) if rng.random() < 0.5 else tuple(int(r) for r in rng.integers(0, 4, shp[axis]))
+    return [uniform(rng, shp)], {"repeats": repeats, "axis": axis}
+
+
+def _triangle(rng: Rng) -> tuple:
+    shp = shape(rng, min_dims=2)
+    return [uniform(rng, shp)], {"k": int(rng.integers(-shp[-2], shp[-1] + 1))}
+
+
 _DRAW: dict[str, Callable[[Rng], tuple]] = {
     "add": _binary(), "sub": _binary(), "mul": _binary(),
     "div": _binary(values_b=lambda r, s: off_kink(r, s, 0.5, 2.0)),
@@ -343,6 +389,8 @@ _DRAW: dict[str, Callable[[Rng], tuple]] = {
     "reshape": _reshape, "transpose": _transpose, "expand": _expand,
     "getitem": _getitem, "scatter_add": _scatter_add, "concatenate": _concatenate, "stack": _stack,
     "cross_entropy": _cross_entropy,
+    "einsum": _einsum, "diagonal": _diagonal, "flip": _flip, "roll": _roll, "repeat": _repeat,
+    "tril": _triangle, "triu": _triangle,
 }
 
 

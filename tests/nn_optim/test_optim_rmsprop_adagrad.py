@@ -259,7 +259,7 @@ def test_load_state_dict_checks_buffers_against_the_flags_and_leaves_the_optimiz
     (lambda p: optim.RMSprop([p], alpha=-0.1), "RMSprop: alpha must be in"),
     (lambda p: optim.RMSprop([p], eps=-1.0), "RMSprop: eps, weight_decay and momentum must be >= 0"),
     (lambda p: optim.RMSprop([p], momentum=-0.5), "RMSprop: eps, weight_decay and momentum must be >= 0"),
-    (lambda p: optim.RMSprop([p], lr=-1.0), "RMSprop: lr must be >= 0"),
+    (lambda p: optim.RMSprop([p], lr=-1.0), "RMSprop: lr must be a finite number >= 0"),
     (lambda p: optim.Adagrad([p], lr_decay=-0.1), "Adagrad: lr_decay must be >= 0"),
     (lambda p: optim.Adagrad([p], initial_accumulator_value=-1.0), "Adagrad: initial_accumulator_value must be"),
     (lambda p: optim.Adagrad([p], weight_decay=float("nan")), "Adagrad: weight_decay must be >= 0"),
