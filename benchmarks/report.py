@@ -50,13 +50,14 @@ def headline_markdown(report: dict[str, Any]) -> str:
 def epoch_markdown(report: dict[str, Any]) -> str:
     m, s = report["machine"], report["settings"]
     v = m["versions"]
-    others = ", ".join(f"{k} {v[k]}" for k in v if k not in ("python", "numpy", "tinygrad_np"))
+    others = ", ".join(f"{k} {v[k]}" for k in v if k not in ("python", "numpy", "tinygrad_np", "checkout"))
     blas = m["blas"]
     lines = [
         f"Machine: {m['cpu']}, {m['cores']} cores, BLAS {blas.get('library')} ({blas.get('threads')} threads"
         + (f", kernel {blas['core']}" if blas.get("core") else "") + f"), Python {v['python']}, NumPy {v['numpy']}"
         + (f", {others}" if others else "") + f"; peak float32 GEMM {report['peak_gemm_gflops']:.1f} GFLOP/s.",
-        f"Data: {s['samples']:,} {s['data']} samples; {s['reps']} repetitions after warm-up, contenders taking "
+        (f"Code: tinygrad_np {v['tinygrad_np']} at commit {v['checkout']}.\n" if v.get("checkout") else "")
+        + f"Data: {s['samples']:,} {s['data']} samples; {s['reps']} repetitions after warm-up, contenders taking "
         f"turns in blocks of {s.get('block', 'whole epochs of')} samples"
         + ("; peers each in a worker process of its own." if s.get("peers") else "."),
     ]
