@@ -139,6 +139,24 @@ def test_a_constant_that_changes_between_calls_raises_at_the_second_call():
         step(x)
 
 
+def test_labels_and_inputs_passed_as_views_of_a_larger_array_are_arguments_not_constants():
+    """Slices ``X[k:k+n]`` (views sharing the dataset's memory) feed a plan like fresh arrays do."""
+    eager_model, traced_model = twin_models([4, 5, 3], np.float64)
+    step = traced_step(traced_model.loss)
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((12, 4)), rng.integers(0, 3, 12)
+    for k in range(0, 12, 3):
+        xb, yb = X[k:k + 3], Y[k:k + 3]
+        assert yb.base is Y  # a view
+        loss = step(Tensor(xb), yb)
+        eager = eager_model.loss(Tensor(xb), yb)
+        eager.backward()
+        assert np.array_equal(loss.data, eager.data)
+        for p, q in zip(traced_model.param_list(), eager_model.param_list()):
+            assert_same_tensors(p.grad, q.grad)
+    assert step.traces == 2
+
+
 def test_labels_converted_inside_the_function_are_caught():
     """``y.astype(...)`` makes a new array from an argument's values: frozen, so the second call
     (other labels) finds the cross-entropy op's constant input (the labels) changed."""

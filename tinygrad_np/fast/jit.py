@@ -104,9 +104,8 @@ class TracedStep:
                 return ("op", node_index[id(x)])
             if id(x) in arg_index:
                 return ("arg", arg_index[id(x)])
-            base = x.data if x.data.base is None else x.data.base
-            k = array_index.get(id(x.data), array_index.get(id(base)))
-            if k is not None:  # a constant Tensor made from an argument's array
+            k = array_index.get(id(x._data))
+            if k is not None:  # a constant Tensor on an argument's array itself (e.g. labels)
                 return ("arg", k)
             if x.requires_grad:
                 if all(t is not x for t in plan.leaves):
@@ -157,7 +156,7 @@ def _signature(args: tuple[Any, ...]) -> tuple[Hashable, list[np.ndarray | None]
     key, arrays = [], []
     for a in args:
         if isinstance(a, Tensor):
-            d = a.data
+            d = a._data
             key.append((d.shape, d.dtype, a.requires_grad))
         elif isinstance(a, np.ndarray):
             d = a
