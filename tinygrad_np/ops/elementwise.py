@@ -602,18 +602,20 @@ class GELU(Elementwise):
     """y = a Φ(a) = a erfc(-a/√2) / 2 (approximate="none", PyTorch's default), or a·sigmoid(2u) =
     a (1 + tanh u) / 2, u = √(2/π) (a + 0.044715 a³) (approximate="tanh").   VJP: ā = g (Φ(a) + a φ(a)),
     φ(a) = e^(-a²/2)/√(2π); tanh form: ā = g (s + 2 a s (1 - s) u'), s = sigmoid(2u).   JVP: the same in ȧ.
-    (Φ through erfc: no cancellation in 1 + erf for a ≪ 0.)"""
+    (Φ through erfc, no cancellation in 1 + erf for a ≪ 0; the forward's Φ in float64.)"""
 
     approximate = "none"
 
     @staticmethod
     def forward(a, approximate="none"):
+        w = a.astype(np.float64, copy=False)  # Φ in float64: for a ≪ 0 it amplifies the rounding of its argument ~a² times
         if approximate == "none":
-            return a * erfc(a * -INV_SQRT2) * 0.5
-        if approximate == "tanh":
-            u = (a + a * a * a * GELU_TANH_C) * GELU_TANH_K
-            return a * Sigmoid.forward(u * 2)
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+            phi = erfc(w * -INV_SQRT2) * 0.5
+        elif approximate == "tanh":
+            phi = Sigmoid.forward((w + w * w * w * GELU_TANH_C) * (2 * GELU_TANH_K))
+        else:
+            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        return a * phi.astype(a.dtype, copy=False)
 
     def slope(self) -> Tensor:
         """dy/da."""

@@ -337,6 +337,12 @@ class ArgMin(IndexReduction):
 INF = float("inf")
 
 
+def wide(a: np.ndarray) -> dict:
+    """``dtype=float64`` for float inputs narrower than float64 (products and running sums accumulate
+    in float64, then round once to the input's dtype: float32 within an ulp, not √n of them), else {}."""
+    return {"dtype": np.float64} if a.dtype.kind == "f" and a.dtype.itemsize < 8 else {}
+
+
 def flip(t: Tensor, axis: int) -> Tensor:
     """``t`` reversed along ``axis`` (a non-negative axis)."""
     return t[(slice(None),) * axis + (slice(None, None, -1),)]
@@ -371,11 +377,12 @@ def products_of_the_others(a: Tensor, axes: tuple[int, ...]) -> Tensor:
 class Prod(Reduction):
     """y = Π_axis a.   VJP: āᵢ = broadcast(g) · Π_{j≠i} aⱼ, from prefix and suffix products (no division:
     with one zero, the zero's entry gets the product of the others and every other entry 0; with two
-    or more zeros, 0 everywhere).   JVP: ẏ = Σ_axis ȧᵢ Π_{j≠i} aⱼ."""
+    or more zeros, 0 everywhere).   JVP: ẏ = Σ_axis ȧᵢ Π_{j≠i} aⱼ.   (float32 accumulates in float64.)"""
 
     @staticmethod
     def forward(a, axis=None, keepdims=False):
-        return np.prod(a, axis=normalize_axes(axis, a.ndim, "prod"), keepdims=keepdims)
+        y = np.prod(a, axis=normalize_axes(axis, a.ndim, "prod"), keepdims=keepdims, **wide(a))
+        return np.asarray(y).astype(a.dtype, copy=False)
 
     def others(self) -> Tensor:
         a = self.inputs[0]
@@ -410,11 +417,12 @@ def scan_axis(axis: int, ndim: int, op: str) -> int:
 
 @register("cumsum")
 class CumSum(Scan):
-    """yᵢ = Σ_{j≤i} aⱼ along axis.   VJP: āⱼ = Σ_{i≥j} gᵢ (a reversed cumsum).   JVP: ẏ = cumsum(ȧ)."""
+    """yᵢ = Σ_{j≤i} aⱼ along axis.   VJP: āⱼ = Σ_{i≥j} gᵢ (a reversed cumsum).   JVP: ẏ = cumsum(ȧ).
+    (float32 accumulates in float64.)"""
 
     @staticmethod
     def forward(a, axis):
-        return np.cumsum(a, axis=scan_axis(axis, a.ndim, "cumsum"))
+        return np.cumsum(a, axis=scan_axis(axis, a.ndim, "cumsum"), **wide(a)).astype(a.dtype, copy=False)
 
     def vjp(self, i, g, y):
         return reverse_cumsum(g, self.ax())
@@ -431,7 +439,7 @@ class CumProd(Scan):
 
     @staticmethod
     def forward(a, axis):
-        return np.cumprod(a, axis=scan_axis(axis, a.ndim, "cumprod"))
+        return np.cumprod(a, axis=scan_axis(axis, a.ndim, "cumprod"), **wide(a)).astype(a.dtype, copy=False)
 
     def vjp(self, i, g, y):
         a, k = self.inputs[0], self.ax()
