@@ -513,6 +513,8 @@ class Norm(Reduction):
     matrix norms, sign(a) times the indicator of the extreme entries or sums, shared evenly by ties.
     JVP: ẏ = Σ_axis ȧ · ∂y/∂a."""
 
+    ord = None  # (the default when the op is applied without it)
+
     @staticmethod
     def forward(a, ord=None, axis=None, keepdims=False):  # noqa: A002
         axes = norm_axes(ord, axis, a.ndim)
@@ -528,8 +530,6 @@ class Norm(Reduction):
         if keepdims:
             return y
         return y.reshape([n for i, n in enumerate(y.shape) if i not in axes])
-
-    ord = None  # (the default when the op is applied without it)
 
     def slope(self, y: Tensor) -> Tensor:
         """∂y/∂a in the input's shape (see the docstring)."""
