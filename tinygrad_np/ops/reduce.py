@@ -204,11 +204,15 @@ class LogSumExp(Reduction):
         """The shape the op reduces: a's, broadcast with b's."""
         return np.broadcast_shapes(*[x.shape for x in self.inputs])
 
+    def kept_full(self, t: Tensor) -> Tensor:
+        """A reduced tensor in the keepdims shape of the full shape."""
+        full = self.full_shape()
+        return t.reshape(kept_shape(full, normalize_axes(self.axis, len(full), "logsumexp")))
+
     def weights(self, y: Tensor) -> Tensor:
         """exp(a - y) in the full (broadcast) shape."""
         full = self.full_shape()
-        y_kept = y.reshape(kept_shape(full, normalize_axes(self.axis, len(full), "logsumexp")))
-        e = (self.inputs[0] - y_kept).exp()
+        e = (self.inputs[0] - self.kept_full(y)).exp()
         return e if e.shape == full else e.expand(full)
 
     def slope(self, i: int, y: Tensor) -> Tensor:
@@ -220,9 +224,7 @@ class LogSumExp(Reduction):
         return b * where(b == 0, 0.0, e)  # (a term with b = 0 is constant in a, even where exp(a - y) = inf)
 
     def vjp(self, i, g, y):
-        full = self.full_shape()
-        g_kept = g.reshape(kept_shape(full, normalize_axes(self.axis, len(full), "logsumexp")))
-        return g_kept * self.slope(i, y)
+        return self.kept_full(g) * self.slope(i, y)
 
     def jvp(self, i, t, y):
         return (t * self.slope(i, y)).sum(self.axis, self.keepdims)
