@@ -409,3 +409,41 @@ def test_all_zero_patterns_of_a_short_cumprod_and_prod():
         np.testing.assert_allclose(g, cumprod_vjp_loops(a, u), rtol=1e-14, atol=1e-15)
         (g,), _ = grad_of(lambda x: x.prod(), a, upstream=u[0])
         np.testing.assert_array_equal(g, u[0] * np.array([others_product(a, i) for i in range(4)]))
+
+
+# ----------------------------------------------------------------------------- rules on batched inputs
+_W = RNG.standard_normal((4, 2))
+SCALAR_FUNCTIONS = {  # f(x) for x of shape (4, 2): each new rule runs on batched inputs under vmap(grad(f))
+    "cumprod": lambda v: (v.cumprod(0) * Tensor(_W)).sum(),
+    "cumsum": lambda v: (v.cumsum(1) * Tensor(_W)).sum(),
+    "prod": lambda v: (v.prod(axis=0) * Tensor(_W[0])).sum(),
+    "norm fro": lambda v: v.norm(),
+    "norm inf vectors": lambda v: v.norm(np.inf, axis=0).sum(),
+    "norm 1 matrix": lambda v: v.norm(1),
+    "logsumexp b constant": lambda v: v.logsumexp(axis=0, b=Tensor(_W[:, :1] ** 2)).sum(),
+    "logsumexp b batched": lambda v: Tensor(_W).logsumexp(axis=0, b=v * v).sum(),
+    "logaddexp": lambda v: v.logaddexp(Tensor(_W)).sum(),
+    "arctan2": lambda v: v.arctan2(Tensor(_W)).sum(),
+    "hypot": lambda v: Tensor(_W).hypot(v).sum(),
+    "gelu": lambda v: (v.gelu() * Tensor(_W)).sum(),
+    "gelu tanh": lambda v: (v.gelu("tanh") * Tensor(_W)).sum(),
+    "mish": lambda v: (v.mish() * Tensor(_W)).sum(),
+    "elu": lambda v: (v.elu(0.5) * Tensor(_W)).sum(),
+    "hardswish": lambda v: (v.hardswish() * Tensor(_W)).sum(),
+    "softplus": lambda v: (v.softplus(2.0) * Tensor(_W)).sum(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCALAR_FUNCTIONS))
+def test_vmap_of_grad_and_hessian_equals_a_loop(name):
+    """The rules themselves run on Batched values (vmap(grad)), and on Duals over them (hessian)."""
+    f = SCALAR_FUNCTIONS[name]
+    x = RNG.uniform(0.2, 0.9, (3, 4, 2)) * RNG.choice([-1.0, 1.0], (3, 4, 2))
+    x[0, 1, 0] = x[2, 2, 1] = x[2, 0, 1] = 0.0  # zeros for prod and cumprod (off the others' kinks)
+    if name in ("elu", "hardswish", "norm inf vectors", "norm 1 matrix", "hypot"):
+        x[x == 0] = 0.5
+    g = tg.vmap(tg.grad(f))(Tensor(x)).numpy()
+    h = tg.vmap(tg.hessian(f))(Tensor(x)).numpy()
+    for k in range(3):
+        np.testing.assert_array_equal(g[k], tg.grad(f)(Tensor(x[k])).numpy())
+        np.testing.assert_array_equal(h[k], tg.hessian(f)(Tensor(x[k])).numpy())
