@@ -98,6 +98,8 @@ def test_op_parameters_are_checked_and_named():
     x = Tensor(np.ones(3))
     with pytest.raises(ValueError, match="gelu: approximate must be 'none' or 'tanh'"):
         x.gelu("fast")
+    with pytest.raises(ValueError, match="softplus: beta must be positive, got 0.0"):
+        x.softplus(0.0)
     with pytest.raises(ValueError, match="cumsum: a 0-d tensor has no axis"):
         Tensor.apply("cumsum", Tensor(np.array(1.0)), axis=0)
     with pytest.raises(ValueError, match="cumprod: axis 3 is out of range"):

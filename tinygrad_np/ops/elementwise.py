@@ -586,6 +586,8 @@ class Softplus(Elementwise):
 
     @staticmethod
     def forward(a, beta=1.0):
+        if not beta > 0:
+            raise ValueError(f"softplus: beta must be positive, got {beta}")
         if beta == 1.0:
             return np.logaddexp(a, 0)
         return np.logaddexp(a * beta, 0) / beta
