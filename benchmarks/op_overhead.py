@@ -26,6 +26,8 @@ b = np.array([[1.25, 0.75], [0.5, 2.0]], dtype=np.float32)
 labels = np.array([0, 1])
 cond = a > 1
 idx = np.array([1, 0, 1])
+unit = a / 4
+U = tg.Tensor(unit, requires_grad=True)
 
 # op name -> (NumPy call on arrays, tinygrad_np call on tensors A, B)
 CASES: dict[str, tuple[Callable[[], Any], Callable[[Any, Any], Any]]] = {
@@ -89,6 +91,37 @@ CASES: dict[str, tuple[Callable[[], Any], Callable[[Any, Any], Any]]] = {
     "repeat": (lambda: np.repeat(a, 2, 0), lambda A, B: A.repeat(2, 0)),
     "tril": (lambda: np.tril(a), lambda A, B: A.tril()),
     "triu": (lambda: np.triu(a), lambda A, B: A.triu()),
+    # op coverage: more elementwise ops, products, scans, norms (arcsin/arccos on U = a / 4, inside [-1, 1])
+    "sin": (lambda: np.sin(a), lambda A, B: A.sin()),
+    "cos": (lambda: np.cos(a), lambda A, B: A.cos()),
+    "tan": (lambda: np.tan(a), lambda A, B: A.tan()),
+    "sinh": (lambda: np.sinh(a), lambda A, B: A.sinh()),
+    "cosh": (lambda: np.cosh(a), lambda A, B: A.cosh()),
+    "arcsin": (lambda: np.arcsin(unit), lambda A, B: U.arcsin()),
+    "arccos": (lambda: np.arccos(unit), lambda A, B: U.arccos()),
+    "arctan": (lambda: np.arctan(a), lambda A, B: A.arctan()),
+    "arctan2": (lambda: np.arctan2(a, b), lambda A, B: A.arctan2(B)),
+    "square": (lambda: np.square(a), lambda A, B: A.square()),
+    "log1p": (lambda: np.log1p(a), lambda A, B: A.log1p()),
+    "expm1": (lambda: np.expm1(a), lambda A, B: A.expm1()),
+    "log2": (lambda: np.log2(a), lambda A, B: A.log2()),
+    "log10": (lambda: np.log10(a), lambda A, B: A.log10()),
+    "exp2": (lambda: np.exp2(a), lambda A, B: A.exp2()),
+    "logaddexp": (lambda: np.logaddexp(a, b), lambda A, B: A.logaddexp(B)),
+    "softplus": (lambda: np.logaddexp(a, 0), lambda A, B: A.softplus()),
+    "gelu": (lambda: a * 0.5 * (1 + np.tanh(0.7978845608 * (a + 0.044715 * a ** 3))), lambda A, B: A.gelu("tanh")),
+    "silu": (lambda: a / (1 + np.exp(-a)), lambda A, B: A.silu()),
+    "mish": (lambda: a * np.tanh(np.logaddexp(a, 0)), lambda A, B: A.mish()),
+    "elu": (lambda: np.where(a > 0, a, np.expm1(a)), lambda A, B: A.elu()),
+    "relu6": (lambda: np.clip(a, 0, 6), lambda A, B: A.relu6()),
+    "hardswish": (lambda: a * np.clip(a + 3, 0, 6) / 6, lambda A, B: A.hardswish()),
+    "erf": (lambda: tg.ops.special.erf(a), lambda A, B: A.erf()),
+    "erfc": (lambda: tg.ops.special.erfc(a), lambda A, B: A.erfc()),
+    "hypot": (lambda: np.hypot(a, b), lambda A, B: A.hypot(B)),
+    "prod": (lambda: a.prod(axis=0), lambda A, B: A.prod(axis=0)),
+    "cumsum": (lambda: a.cumsum(axis=1), lambda A, B: A.cumsum(axis=1)),
+    "cumprod": (lambda: a.cumprod(axis=1), lambda A, B: A.cumprod(axis=1)),
+    "norm": (lambda: np.linalg.norm(a, axis=1), lambda A, B: A.norm(axis=1)),
 }
 
 

@@ -394,6 +394,28 @@ _DRAW: dict[str, Callable[[Rng], tuple]] = {
 }
 
 
+# op coverage: more elementwise ops, products, scans, norms
+def _scan(values: Callable[[Rng, tuple], np.ndarray] = uniform) -> Callable[[Rng], tuple]:
+    def draw(rng: Rng) -> tuple:
+        shp = shape(rng, 1)
+        return [values(rng, shp)], {"axis": int(rng.integers(-len(shp), len(shp)))}
+
+    return draw
+
+
+_DRAW.update({
+    **{name: _unary(uniform) for name in ("sin", "cos", "sinh", "cosh", "arctan", "square", "expm1", "exp2",
+                                          "softplus", "gelu", "silu", "mish", "erf", "erfc")},
+    "tan": _unary(lambda r, s: uniform(r, s, -1.2, 1.2)),
+    "arcsin": _unary(lambda r, s: uniform(r, s, -0.9, 0.9)), "arccos": _unary(lambda r, s: uniform(r, s, -0.9, 0.9)),
+    "log1p": _unary(lambda r, s: uniform(r, s, -0.8, 2.0)),
+    "log2": _unary(lambda r, s: uniform(r, s, 0.2, 3.0)), "log10": _unary(lambda r, s: uniform(r, s, 0.2, 3.0)),
+    "elu": _unary(off_kink), "relu6": _unary(off_kink), "hardswish": _unary(lambda r, s: uniform(r, s, -2.5, 2.5)),
+    "logaddexp": _binary(), "arctan2": _binary(values_a=off_kink), "hypot": _binary(values_a=off_kink),
+    "prod": _reduction(), "cumsum": _scan(), "cumprod": _scan(), "norm": _reduction(off_kink),
+})
+
+
 def draw_case(name: str, rng: Rng) -> Case:
     """One random example of op ``name`` (KeyError if the op has no generator)."""
     drawn = _DRAW[name](rng)

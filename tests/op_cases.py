@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 import string
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -610,6 +611,167 @@ def _t_triangle(name):
         return getattr(T, name)(x.expand(n, n) if x.ndim == 1 else x, diagonal=k)
 
     return apply
+# ----------------------------------------------------------------------------- op coverage: more elementwise ops, products, scans, norms
+def unary_in(name: str, lo: float, hi: float, **params: Any) -> st.SearchStrategy:
+    """One array with entries in [lo, hi] (the op's domain, or a range where it stays moderate)."""
+    return unary(name, lambda s: S.arrays(s, S.floats(lo, hi)), **params)
+
+
+def off_kinks(name: str, kinks: tuple[float, ...], lo: float = -S.BOUND, hi: float = S.BOUND) -> st.SearchStrategy:
+    return unary(name, lambda s: S.off_kink_arrays(s, kinks=kinks, lo=lo, hi=hi))
+
+
+@st.composite
+def with_param_cases(draw, name: str, param: str, choices: tuple, values: Callable = S.arrays):
+    """One array and one of ``choices`` for the op's parameter ``param``."""
+    x = draw(S.shapes().flatmap(values))
+    return OpSample(name, [x], **{param: draw(st.sampled_from(choices))})
+
+
+@st.composite
+def elu_cases(draw):
+    """x off ELU's kink at 0 and an alpha (ELU is C¹ at 0 only for alpha = 1)."""
+    x = draw(S.shapes().flatmap(S.off_kink_arrays))
+    return OpSample("elu", [x], alpha=draw(st.sampled_from([1.0, 0.5, 2.0])))
+
+
+@st.composite
+def scan_cases(draw, name: str, values: Callable = S.arrays):
+    """At least 1-D arrays and one (maybe negative) int axis."""
+    shape = draw(S.shapes(min_dims=1))
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    return OpSample(name, [draw(values(shape))], axis=axis)
+
+
+def with_zeros(lo: float, hi: float):
+    """Floats in [lo, hi] with exact zeros drawn often (prod and cumprod at zeros are smooth)."""
+    return st.one_of(st.just(0.0), S.floats(lo, hi))
+
+
+@st.composite
+def distinct_magnitudes(draw, shape, gap: float = S.TIE_GAP, bound: float = S.BOUND):
+    """Arrays of random signs whose |entries| are ≥ gap and pairwise ≥ 3/4 gap apart (no ties of |a|)."""
+    n = int(np.prod(shape, dtype=int))
+    k = int(bound / gap)
+    grid = draw(st.lists(st.integers(1, k), min_size=n, max_size=n, unique=True))
+    jitter = draw(st.lists(S.floats(0.0, gap / 4), min_size=n, max_size=n))
+    signs = draw(st.lists(st.sampled_from([-1.0, 1.0]), min_size=n, max_size=n))
+    return (np.asarray(signs) * (np.asarray(grid, dtype=np.float64) * gap + np.asarray(jitter))).reshape(shape)
+
+
+@st.composite
+def norm_cases(draw):
+    """ord None over any axes (entries nonzero, so no output is 0); vector ords 1 (off 0), ±inf (distinct
+    |a|) over one axis; matrix ords 'fro', 1, -1, ±inf over two axes (rows, columns in either order),
+    with the extreme row/column sum ahead of the next by at least TIE_GAP."""
+    kind = draw(st.sampled_from(["euclid", "vector", "matrix"]))
+    if kind == "euclid":
+        shape = draw(S.shapes())
+        axis, keepdims = draw(S.axis_keepdims(shape))
+        ord_ = draw(st.sampled_from([None, 2])) if isinstance(axis, int) else None
+        return OpSample("norm", [draw(S.nonzero_arrays(shape, 0.1))], ord=ord_, axis=axis, keepdims=keepdims)
+    if kind == "vector":
+        shape = draw(S.shapes(min_dims=1))
+        axis = draw(st.integers(-len(shape), len(shape) - 1)) if len(shape) > 1 or draw(st.booleans()) else None
+        ord_ = draw(st.sampled_from([1, np.inf, -np.inf]))
+        x = draw(S.nonzero_arrays(shape, 0.1) if ord_ == 1 else distinct_magnitudes(shape))
+        return OpSample("norm", [x], ord=ord_, axis=axis, keepdims=draw(st.booleans()))
+    shape = draw(S.shapes(min_dims=2, max_dims=3))
+    ndim = len(shape)
+    if ndim == 2 and draw(st.booleans()):
+        axis, axes = None, (0, 1)
+    else:
+        axes = tuple(draw(st.permutations(range(ndim)))[:2])
+        axis = tuple(a - ndim if draw(st.booleans()) else a for a in axes)
+    ord_ = draw(st.sampled_from(["fro", 1, -1, np.inf, -np.inf]))
+    x = draw(distinct_magnitudes(shape))
+    if ord_ != "fro":
+        rows, cols = axes
+        summed, extreme = (rows, cols) if ord_ in (1, -1) else (cols, rows)
+        sums = np.moveaxis(np.sum(np.abs(x), axis=summed, keepdims=True), extreme, -1)
+        ranked = np.sort(sums, axis=-1)
+        top = ranked[..., -2:] if ord_ > 0 else ranked[..., :2]
+        assume(sums.shape[-1] == 1 or bool(np.all(np.abs(top[..., 1] - top[..., 0]) >= S.TIE_GAP)))
+    return OpSample("norm", [x], ord=ord_, axis=axis, keepdims=draw(st.booleans()))
+
+
+@st.composite
+def logsumexp_cases(draw):
+    """Any axis/keepdims; half the time with weights b (in [0.1, 3]) broadcasting against a."""
+    if draw(st.booleans()):
+        shape = draw(S.shapes())
+        axis, keepdims = draw(S.axis_keepdims(shape))
+        return OpSample("logsumexp", [draw(S.arrays(shape))], axis=axis, keepdims=keepdims)
+    sa, sb = draw(S.broadcastable_pairs())
+    full = np.broadcast_shapes(sa, sb)
+    axis, keepdims = draw(S.axis_keepdims(full))
+    return OpSample("logsumexp", [draw(S.arrays(sa)), draw(S.positive_arrays(sb))], axis=axis, keepdims=keepdims)
+
+
+def _np_logsumexp_b(a, b=None, axis=None, keepdims=False):
+    if b is None:
+        return _np_logsumexp(a, axis, keepdims)
+    a, b = np.broadcast_arrays(a, b)
+    return np.log(np.sum(b * np.exp(a), axis=_axes(axis, a.ndim), keepdims=keepdims))
+
+
+def _t_logsumexp_b(a, b=None, axis=None, keepdims=False):
+    x = a if b is None else a + T.log(b)  # log Σ b e^a = log Σ e^(a + log b) for b > 0
+    return _t_reduce("logsumexp")(x, axis, keepdims)
+
+
+_math_erf, _math_erfc = np.vectorize(math.erf, otypes=[float]), np.vectorize(math.erfc, otypes=[float])
+
+
+def _np_gelu(a, approximate):
+    if approximate == "tanh":
+        return 0.5 * a * (1 + np.tanh(np.sqrt(2 / np.pi) * (a + 0.044715 * a ** 3)))
+    return 0.5 * a * (1 + _math_erf(a / np.sqrt(2)))
+
+
+def _np_prod(a, axis, keepdims):
+    """Π over the axes as a product of slices, one axis at a time (not np.prod)."""
+    out = a
+    for ax in sorted(_axes(axis, a.ndim), reverse=True):
+        acc = np.ones_like(np.take(out, [0], axis=ax))
+        for k in range(out.shape[ax]):
+            acc = acc * np.take(out, [k], axis=ax)
+        out = acc if keepdims else np.squeeze(acc, axis=ax)
+    return out
+
+
+def _t_prod(x, axis, keepdims):
+    """torch.prod takes one dim: reduce the axes one at a time."""
+    for ax in sorted(_dims(axis, x.ndim), reverse=True):
+        x = T.prod(x, dim=ax, keepdim=keepdims)
+    return x
+
+
+def _np_cumsum(a, axis):
+    """Σ_{j≤i} as a product with an upper-triangular matrix of ones along the axis."""
+    moved = np.moveaxis(a, axis, -1)
+    n = moved.shape[-1]
+    return np.moveaxis(moved @ np.triu(np.ones((n, n))), -1, axis)
+
+
+def _np_cumprod(a, axis):
+    moved = np.moveaxis(a, axis, -1)
+    out = np.stack([np.prod(moved[..., : i + 1], axis=-1) for i in range(moved.shape[-1])], axis=-1)
+    return np.moveaxis(out, -1, axis)
+
+
+def _np_norm(a, ord=None, axis=None, keepdims=False):  # noqa: A002
+    if ord is None:  # the Euclidean norm over any axes (np.linalg.norm takes one or two)
+        return np.sqrt(np.sum(a * a, axis=_axes(axis, a.ndim), keepdims=keepdims))
+    return np.linalg.norm(a, ord, axis=axis, keepdims=keepdims)
+
+
+def _t_norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002
+    if x.ndim == 0:
+        return T.linalg.vector_norm(x.reshape(1), 2 if ord is None else ord, dim=0, keepdim=False).reshape(())
+    if ord is None or (isinstance(axis, int) or (axis is None and x.ndim == 1)):
+        return T.linalg.vector_norm(x, 2 if ord is None else ord, dim=_dims(axis, x.ndim), keepdim=keepdims)
+    return T.linalg.matrix_norm(x, ord, dim=(0, 1) if axis is None else axis, keepdim=keepdims)
 
 
 # ----------------------------------------------------------------------------- the table
@@ -658,7 +820,7 @@ _CASES = [
           lambda x, axis, keepdims, ddof: _t_reduce("std")(x, axis, keepdims, correction=ddof)),
     _case("max", reduction("max", S.distinct_arrays), _np_reduce(np.max), _t_reduce("amax"), smooth=False),
     _case("min", reduction("min", S.distinct_arrays), _np_reduce(np.min), _t_reduce("amin"), smooth=False),
-    _case("logsumexp", reduction("logsumexp"), _np_logsumexp, _t_reduce("logsumexp")),
+    _case("logsumexp", logsumexp_cases(), _np_logsumexp_b, _t_logsumexp_b),
     _case("softmax", softmax_like("softmax"), _np_softmax, lambda x, axis: T.softmax(x, dim=axis)),
     _case("log_softmax", softmax_like("log_softmax"), lambda a, axis: np.log(_np_softmax(a, axis)),
           lambda x, axis: T.log_softmax(x, dim=axis)),
@@ -694,6 +856,50 @@ _CASES = [
     _case("repeat", repeat_cases(), _np_repeat, _t_repeat),
     _case("tril", triangle_cases("tril"), _np_triangle(lower=True), _t_triangle("tril")),
     _case("triu", triangle_cases("triu"), _np_triangle(lower=False), _t_triangle("triu")),
+    # op coverage: more elementwise ops (torch references in T and T.nn.functional)
+    _case("sin", unary("sin", S.arrays), np.sin, lambda a: T.sin(a)),
+    _case("cos", unary("cos", S.arrays), np.cos, lambda a: T.cos(a)),
+    _case("tan", unary_in("tan", -1.4, 1.4), lambda a: np.sin(a) / np.cos(a), lambda a: T.tan(a)),
+    _case("sinh", unary("sinh", S.arrays), lambda a: (np.exp(a) - np.exp(-a)) / 2, lambda a: T.sinh(a)),
+    _case("cosh", unary("cosh", S.arrays), lambda a: (np.exp(a) + np.exp(-a)) / 2, lambda a: T.cosh(a)),
+    _case("arcsin", unary_in("arcsin", -0.9, 0.9), np.arcsin, lambda a: T.asin(a)),
+    _case("arccos", unary_in("arccos", -0.9, 0.9), np.arccos, lambda a: T.acos(a)),
+    _case("arctan", unary("arctan", S.arrays), np.arctan, lambda a: T.atan(a)),
+    _case("arctan2", binary("arctan2", lambda s: S.nonzero_arrays(s, 0.1), S.arrays),
+          lambda a, b: np.angle(b + 1j * a), lambda a, b: T.atan2(a, b)),  # a ≠ 0: off the origin and the cut
+    _case("square", unary("square", S.arrays), lambda a: a * a, lambda a: T.square(a)),
+    _case("log1p", unary_in("log1p", -0.9, 3.0), lambda a: np.log(1 + a), lambda a: T.log1p(a)),
+    _case("expm1", unary("expm1", S.arrays), lambda a: np.exp(a) - 1, lambda a: T.expm1(a)),
+    _case("log2", unary("log2", S.positive_arrays), lambda a: np.log(a) / np.log(2), lambda a: T.log2(a)),
+    _case("log10", unary("log10", S.positive_arrays), lambda a: np.log(a) / np.log(10), lambda a: T.log10(a)),
+    _case("exp2", unary("exp2", S.arrays), lambda a: np.exp(a * np.log(2)), lambda a: T.exp2(a)),
+    _case("logaddexp", binary("logaddexp", S.arrays, S.arrays), lambda a, b: np.log(np.exp(a) + np.exp(b)),
+          lambda a, b: T.logaddexp(a, b)),
+    _case("softplus", with_param_cases("softplus", "beta", (1.0, 0.5, 2.0)),
+          lambda a, beta: np.log(1 + np.exp(beta * a)) / beta,
+          lambda x, beta: T.nn.functional.softplus(x, beta=beta, threshold=100.0)),  # (threshold: exact here)
+    _case("gelu", with_param_cases("gelu", "approximate", ("none", "tanh")), _np_gelu,
+          lambda x, approximate: T.nn.functional.gelu(x, approximate=approximate)),
+    _case("silu", unary("silu", S.arrays), lambda a: a / (1 + np.exp(-a)), lambda a: T.nn.functional.silu(a)),
+    _case("mish", unary("mish", S.arrays), lambda a: a * np.tanh(np.log(1 + np.exp(a))),
+          lambda a: T.nn.functional.mish(a)),
+    _case("elu", elu_cases(), lambda a, alpha: np.where(a > 0, a, alpha * (np.exp(a) - 1)),
+          lambda x, alpha: T.nn.functional.elu(x, alpha=alpha)),
+    _case("relu6", off_kinks("relu6", (0.0, 6.0), -3.0, 9.0), lambda a: np.where(a < 0, 0.0, np.where(a > 6, 6.0, a)),
+          lambda a: T.nn.functional.relu6(a), smooth=False),
+    _case("hardswish", off_kinks("hardswish", (-3.0, 3.0), -5.0, 5.0),
+          lambda a: np.where(a <= -3, 0.0, np.where(a >= 3, a, a * (a + 3) / 6)),
+          lambda a: T.nn.functional.hardswish(a)),
+    _case("erf", unary("erf", S.arrays), _math_erf, lambda a: T.erf(a)),
+    _case("erfc", unary("erfc", S.arrays), _math_erfc, lambda a: T.erfc(a)),
+    _case("hypot", binary("hypot", lambda s: S.nonzero_arrays(s, 0.1), S.arrays), lambda a, b: np.sqrt(a * a + b * b),
+          lambda a, b: T.hypot(a, b)),  # a ≠ 0: off the kink at the origin
+    # op coverage: products, scans, norms
+    _case("prod", reduction("prod", lambda s: S.arrays(s, with_zeros(-1.3, 1.3))), _np_prod, _t_prod),
+    _case("cumsum", scan_cases("cumsum"), _np_cumsum, lambda x, axis: T.cumsum(x, dim=axis)),
+    _case("cumprod", scan_cases("cumprod", lambda s: S.arrays(s, with_zeros(-2.0, 2.0))), _np_cumprod,
+          lambda x, axis: T.cumprod(x, dim=axis)),
+    _case("norm", norm_cases(), _np_norm, _t_norm, smooth=False),  # (ords 1 and ±inf are piecewise linear)
 ]
 
 #: op name -> OpCase (see the module docstring).

@@ -141,16 +141,22 @@ def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A
     return as_tensor(x).min(axis, keepdims)
 
 
-def var(x: Any, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    return as_tensor(x).var(axis, keepdims, ddof)
+def var(x: Any, axis: Axis = None, keepdims: bool = False, ddof: float = 0, *,
+        correction: float | None = None) -> Tensor:
+    return as_tensor(x).var(axis, keepdims, ddof, correction=correction)
 
 
-def std(x: Any, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    return as_tensor(x).std(axis, keepdims, ddof)
+def std(x: Any, axis: Axis = None, keepdims: bool = False, ddof: float = 0, *,
+        correction: float | None = None) -> Tensor:
+    return as_tensor(x).std(axis, keepdims, ddof, correction=correction)
 
 
-def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    return as_tensor(x).logsumexp(axis, keepdims)
+def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False, b: Any = None) -> Tensor:
+    """log Σ b·exp(x) over axis, as SciPy's ``logsumexp(x, axis, b=b, keepdims=keepdims)``."""
+    if b is None:
+        return as_tensor(x).logsumexp(axis, keepdims)
+    x, b = operands(x, b)
+    return x.logsumexp(axis, keepdims, b=b)
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:
@@ -167,6 +173,68 @@ def argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
 
 def argmin(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
     return as_tensor(x).argmin(axis, keepdims)
+
+
+# ----------------------------------------------------------------------------- op coverage: more elementwise ops
+def _unary(name: str):
+    def f(x: Any) -> Tensor:
+        return getattr(as_tensor(x), name)()
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"Elementwise ``{name}`` (the op ``{name}``; see ``tg.OPS[{name!r}]`` for its math)."
+    return f
+
+
+sin, cos, tan, sinh, cosh = (_unary(n) for n in ("sin", "cos", "tan", "sinh", "cosh"))
+arcsin, arccos, arctan = (_unary(n) for n in ("arcsin", "arccos", "arctan"))
+square, log1p, expm1, log2, log10, exp2 = (_unary(n) for n in ("square", "log1p", "expm1", "log2", "log10", "exp2"))
+silu, mish, relu6, hardswish, erf, erfc, sign = (_unary(n) for n in
+                                                ("silu", "mish", "relu6", "hardswish", "erf", "erfc", "sign"))
+
+
+def arctan2(a: Any, b: Any) -> Tensor:
+    """atan2(a, b): the angle of the point (b, a), in (-π, π]."""
+    return Tensor.apply("arctan2", *operands(a, b))
+
+
+def logaddexp(a: Any, b: Any) -> Tensor:
+    """log(exp(a) + exp(b)) without overflow."""
+    return Tensor.apply("logaddexp", *operands(a, b))
+
+
+def hypot(a: Any, b: Any) -> Tensor:
+    """√(a² + b²) without overflow."""
+    return Tensor.apply("hypot", *operands(a, b))
+
+
+def softplus(x: Any, beta: float = 1.0) -> Tensor:
+    return as_tensor(x).softplus(beta)
+
+
+def gelu(x: Any, approximate: str = "none") -> Tensor:
+    return as_tensor(x).gelu(approximate)
+
+
+def elu(x: Any, alpha: float = 1.0) -> Tensor:
+    return as_tensor(x).elu(alpha)
+
+
+# ----------------------------------------------------------------------------- op coverage: products, scans, norms
+def prod(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    return as_tensor(x).prod(axis, keepdims)
+
+
+def cumsum(x: Any, axis: int | None = None) -> Tensor:
+    return as_tensor(x).cumsum(axis)
+
+
+def cumprod(x: Any, axis: int | None = None) -> Tensor:
+    return as_tensor(x).cumprod(axis)
+
+
+def norm(x: Any, ord: Any = None, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A002
+    """As ``np.linalg.norm(x, ord, axis, keepdims)`` (see ``Tensor.norm`` for the supported ords)."""
+    return as_tensor(x).norm(ord, axis, keepdims)
 
 
 # ----------------------------------------------------------------------------- shape
@@ -353,6 +421,11 @@ NUMPY_FUNCTIONS.update({
     np.triu: triu, np.split: split, np.array_split: array_split, np.ravel: ravel,
     np.einsum: einsum, np.tensordot: tensordot, np.dot: dot, np.inner: inner, np.outer: outer,
     np.diagonal: diagonal, np.trace: trace, np.diag: diag,
+    # op coverage: more elementwise ops, products, scans, norms
+    np.sin: sin, np.cos: cos, np.tan: tan, np.sinh: sinh, np.cosh: cosh, np.arcsin: arcsin, np.arccos: arccos,
+    np.arctan: arctan, np.arctan2: arctan2, np.square: square, np.log1p: log1p, np.expm1: expm1, np.log2: log2,
+    np.log10: log10, np.exp2: exp2, np.logaddexp: logaddexp, np.hypot: hypot, np.sign: sign,
+    np.prod: prod, np.cumsum: cumsum, np.cumprod: cumprod, np.linalg.norm: norm,
 })
 NUMPY_FUNCTIONS.update({f: _on_arrays(f) for f in (
     np.shape, np.ndim, np.size, np.allclose, np.isclose, np.array_equal, np.isnan, np.isinf, np.isfinite,

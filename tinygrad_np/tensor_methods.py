@@ -157,6 +157,86 @@ class TensorMethods:
         """This tensor converted to ``dtype``; differentiable between float dtypes (the VJP casts back)."""
         return self.apply("cast", self, dtype=np.dtype(dtype))
 
+    # op coverage: more elementwise ops
+    def sin(self) -> "Tensor":
+        return self.apply("sin", self)
+
+    def cos(self) -> "Tensor":
+        return self.apply("cos", self)
+
+    def tan(self) -> "Tensor":
+        return self.apply("tan", self)
+
+    def sinh(self) -> "Tensor":
+        return self.apply("sinh", self)
+
+    def cosh(self) -> "Tensor":
+        return self.apply("cosh", self)
+
+    def arcsin(self) -> "Tensor":
+        return self.apply("arcsin", self)
+
+    def arccos(self) -> "Tensor":
+        return self.apply("arccos", self)
+
+    def arctan(self) -> "Tensor":
+        return self.apply("arctan", self)
+
+    def arctan2(self, other: Any) -> "Tensor":
+        """atan2(self, other): the angle of the point (other, self)."""
+        return self.apply("arctan2", self, self._other(other))
+
+    def square(self) -> "Tensor":
+        return self.apply("square", self)
+
+    def log1p(self) -> "Tensor":
+        return self.apply("log1p", self)
+
+    def expm1(self) -> "Tensor":
+        return self.apply("expm1", self)
+
+    def log2(self) -> "Tensor":
+        return self.apply("log2", self)
+
+    def log10(self) -> "Tensor":
+        return self.apply("log10", self)
+
+    def exp2(self) -> "Tensor":
+        return self.apply("exp2", self)
+
+    def logaddexp(self, other: Any) -> "Tensor":
+        return self.apply("logaddexp", self, self._other(other))
+
+    def softplus(self, beta: float = 1.0) -> "Tensor":
+        return self.apply("softplus", self, beta=float(beta))
+
+    def gelu(self, approximate: str = "none") -> "Tensor":
+        return self.apply("gelu", self, approximate=approximate)
+
+    def silu(self) -> "Tensor":
+        return self.apply("silu", self)
+
+    def mish(self) -> "Tensor":
+        return self.apply("mish", self)
+
+    def elu(self, alpha: float = 1.0) -> "Tensor":
+        return self.apply("elu", self, alpha=float(alpha))
+
+    def relu6(self) -> "Tensor":
+        return self.apply("relu6", self)
+
+    def hardswish(self) -> "Tensor":
+        return self.apply("hardswish", self)
+
+    def erf(self) -> "Tensor":
+        return self.apply("erf", self)
+
+    def erfc(self) -> "Tensor":
+        return self.apply("erfc", self)
+
+    def hypot(self, other: Any) -> "Tensor":
+        return self.apply("hypot", self, self._other(other))
+
     # ------------------------------------------------------------------ reductions
     def sum(self, axis: Axis = None, keepdims: bool = False) -> "Tensor":
         return self.apply("sum", self, axis=axis, keepdims=keepdims)
@@ -170,14 +250,22 @@ class TensorMethods:
     def min(self, axis: Axis = None, keepdims: bool = False) -> "Tensor":
         return self.apply("min", self, axis=axis, keepdims=keepdims)
 
-    def var(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> "Tensor":
-        return self.apply("var", self, axis=axis, keepdims=keepdims, ddof=ddof)
+    def var(self, axis: Axis = None, keepdims: bool = False, ddof: float = 0, *,
+            correction: float | None = None) -> "Tensor":
+        """Σ (a - mean)² / (n - ddof) over axis; ``correction`` is PyTorch's (and NumPy 2's) name for ddof."""
+        return self.apply("var", self, axis=axis, keepdims=keepdims, ddof=_ddof("var", ddof, correction))
 
-    def std(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> "Tensor":
-        return self.apply("std", self, axis=axis, keepdims=keepdims, ddof=ddof)
+    def std(self, axis: Axis = None, keepdims: bool = False, ddof: float = 0, *,
+            correction: float | None = None) -> "Tensor":
+        """√var (see ``var``; ``correction`` is PyTorch's name for ddof)."""
+        return self.apply("std", self, axis=axis, keepdims=keepdims, ddof=_ddof("std", ddof, correction))
 
-    def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> "Tensor":
-        return self.apply("logsumexp", self, axis=axis, keepdims=keepdims)
+    def logsumexp(self, axis: Axis = None, keepdims: bool = False, b: Any = None) -> "Tensor":
+        """log Σ b·exp(self) over axis (SciPy's ``logsumexp``; b broadcasts, default 1, and is
+        differentiated when it is a Tensor that requires grad)."""
+        if b is None:
+            return self.apply("logsumexp", self, axis=axis, keepdims=keepdims)
+        return self.apply("logsumexp", self, self._other(b), axis=axis, keepdims=keepdims)
 
     def softmax(self, axis: int = -1) -> "Tensor":
         return self.apply("softmax", self, axis=axis)
@@ -192,6 +280,25 @@ class TensorMethods:
     def argmin(self, axis: int | None = None, keepdims: bool = False) -> "Tensor":
         """Index of the smallest entry (not differentiable)."""
         return self.apply("argmin", self, axis=axis, keepdims=keepdims)
+
+    # op coverage: products, scans, norms
+    def prod(self, axis: Axis = None, keepdims: bool = False) -> "Tensor":
+        return self.apply("prod", self, axis=axis, keepdims=keepdims)
+
+    def cumsum(self, axis: int | None = None) -> "Tensor":
+        """Cumulative sums along ``axis``; ``axis=None`` flattens first (as NumPy)."""
+        x = self if axis is not None else self.reshape(-1)
+        return self.apply("cumsum", x, axis=0 if axis is None else axis)
+
+    def cumprod(self, axis: int | None = None) -> "Tensor":
+        """Cumulative products along ``axis``; ``axis=None`` flattens first (as NumPy)."""
+        x = self if axis is not None else self.reshape(-1)
+        return self.apply("cumprod", x, axis=0 if axis is None else axis)
+
+    def norm(self, ord: Any = None, axis: Axis = None, keepdims: bool = False) -> "Tensor":  # noqa: A002
+        """``np.linalg.norm``: vector norms (ord None/2, 1, inf, -inf) over one axis, matrix norms
+        (None/'fro', 1, -1, inf, -inf) over two; ord=None is the Euclidean norm over any axes."""
+        return self.apply("norm", self, ord=ord, axis=axis, keepdims=keepdims)
 
     # ------------------------------------------------------------------ shape
     def reshape(self, *shape: Any) -> "Tensor":
@@ -466,6 +573,15 @@ def _numpy_call(func: Callable[..., Any], method: str, args: Any, kwargs: Any) -
         raise TypeError(f"{how} has no tinygrad_np version for Tensors (it would drop the graph); use the "
                         f"Tensor method or tg function if there is one, or t.numpy() to leave the graph on purpose")
     return target(*args, **kwargs)
+
+
+def _ddof(op: str, ddof: float, correction: float | None) -> float:
+    """The ddof of var/std given as ``ddof`` or as ``correction`` (not two different values)."""
+    if correction is None:
+        return ddof
+    if ddof not in (0, correction):
+        raise ValueError(f"{op}: give ddof or correction, not both (got ddof={ddof}, correction={correction})")
+    return correction
 
 
 def _shape_arg(args: tuple) -> tuple[int, ...]:
