@@ -611,7 +611,9 @@ def _t_triangle(name):
         return getattr(T, name)(x.expand(n, n) if x.ndim == 1 else x, diagonal=k)
 
     return apply
-# ----------------------------------------------------------------------------- op coverage: more elementwise ops, products, scans, norms
+
+
+# ------------------------------------------------------------------ more elementwise ops, products, scans, norms
 def unary_in(name: str, lo: float, hi: float, **params: Any) -> st.SearchStrategy:
     """One array with entries in [lo, hi] (the op's domain, or a range where it stays moderate)."""
     return unary(name, lambda s: S.arrays(s, S.floats(lo, hi)), **params)

@@ -610,7 +610,8 @@ class GELU(Elementwise):
 
     @staticmethod
     def forward(a, approximate="none"):
-        w = a.astype(np.float64, copy=False)  # Φ in float64: for a ≪ 0 it amplifies the rounding of its argument ~a² times
+        # Φ in float64: for a ≪ 0 it amplifies the rounding of its argument ~a² times
+        w = a.astype(np.float64, copy=False)
         if approximate == "none":
             phi = erfc(w * -INV_SQRT2) * 0.5
         elif approximate == "tanh":
