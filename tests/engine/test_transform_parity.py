@@ -1,0 +1,220 @@
+"""The function transformations against ``torch.func`` (and ``torch.autograd.forward_ad``), in
+float64, on the drawn cases of ``op_cases.OP_CASES``.
+
+``test_torch_parity.py`` checks each op's values and its engine gradient (``backward``) against
+PyTorch; ``test_rules_per_op.py`` checks the JVP rules against finite differences and the batching
+rules against a loop. This file checks the *transformations* built from those rules against a
+second, independent implementation of the same transformations:
+
+* ``tg.jvp`` vs ``torch.func.jvp`` (primal and tangent out) and ``tg.vjp`` vs ``torch.func.vjp``,
+  random tangents and cotangents;
+* ``tg.vmap`` vs ``torch.func.vmap``: batch axis 0 for every op, and for a few ops drawn
+  ``in_axes`` (0, 1, -1, None per input) and ``out_axes``;
+* per-example gradients, ``vmap(grad(f))`` vs ``torch.func.vmap(torch.func.grad(f))``, with some
+  inputs shared by every example (``in_axes=None``);
+* ``jacfwd`` / ``jacrev`` vs ``torch.func.jacfwd`` / ``jacrev``, and ``hessian`` vs
+  ``torch.func.hessian`` of a random weighting of each smooth op's output;
+* a composite (an MLP with tanh and log_softmax, and its cross-entropy loss) in forward mode vs
+  ``torch.autograd.forward_ad`` dual numbers, and its ``hvp``, ``linearize``,
+  ``value_and_grad``, ``vmap`` of ``jvp`` and ``checkpoint`` vs their ``torch.func`` counterparts.
+
+The drawn inputs stay off kinks and ties (the strategies' job), where the two frameworks' subgradient
+conventions could differ; ours at the kinks are tested in ``test_engine.py`` / ``test_rules_per_op.py``.
+Examples of a batch are the drawn inputs scaled by factors in [0.9, 1.1] (positive stays positive,
+a value off a kink at 0 stays on its side). Tangents, cotangents and output weights are standard
+normal draws (never all ones, so a rule that drops or swaps a factor shows).
+
+Tolerance: float64, ``rtol = 1e-10`` and ``atol = 1e-12 * max(1, max |reference|)`` (an entry that
+cancels to ~0 is compared at the scale of its array, not of itself).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+import tinygrad_np as tg
+from op_cases import DIFFERENTIABLE_OPS, OP_CASES, SMOOTH_OPS
+from tinygrad_np import Tensor
+
+torch = pytest.importorskip("torch", reason="PyTorch is not installed: the torch parity tests need it")
+tfunc = pytest.importorskip("torch.func")
+fwAD = pytest.importorskip("torch.autograd.forward_ad")
+
+RTOL, ATOL = 1e-10, 1e-12
+FEW = settings(max_examples=5, deadline=None)
+BATCH = 3
+
+TORCH_OPS = sorted(name for name, case in OP_CASES.items() if case.torch is not None)
+TORCH_DIFF_OPS = sorted(name for name in DIFFERENTIABLE_OPS if OP_CASES[name].torch is not None)
+TORCH_SMOOTH_OPS = sorted(name for name in SMOOTH_OPS if OP_CASES[name].torch is not None)
+
+
+# ----------------------------------------------------------------------------- helpers
+def _t(x) -> "torch.Tensor":
+    return torch.from_numpy(np.array(x, copy=True))
+
+
+def _np(x) -> np.ndarray:
+    if isinstance(x, Tensor):
+        return np.asarray(x.data)
+    return x.detach().numpy()
+
+
+def _close(ours, theirs, what: str) -> None:
+    """One result (or a tuple/list of them, nested) against PyTorch's."""
+    if isinstance(theirs, (tuple, list)):
+        assert isinstance(ours, (tuple, list)) and len(ours) == len(theirs), (what, type(ours), len(theirs))
+        for k, (a, b) in enumerate(zip(ours, theirs)):
+            _close(a, b, f"{what}[{k}]")
+        return
+    a, b = _np(ours), _np(theirs)
+    assert a.shape == b.shape, (what, a.shape, b.shape)
+    assert a.dtype == b.dtype, (what, a.dtype, b.dtype)
+    scale = max(1.0, float(np.max(np.abs(b)))) if b.size and b.dtype.kind == "f" else 1.0
+    np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL * scale, err_msg=what)
+
+
+def _draw(data, name: str):
+    """A drawn sample of op ``name``, PyTorch's version of its ``fn``, and a seeded generator."""
+    sample = data.draw(OP_CASES[name].strategy, label=name)
+    case = OP_CASES[name]
+    seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
+    return sample, (lambda *xs: case.torch(*xs, **sample.params)), np.random.default_rng(seed)
+
+
+def _normals(rng, shapes) -> list[np.ndarray]:
+    return [rng.standard_normal(s) for s in shapes]
+
+
+def _stack_examples(rng, inputs, size: int = BATCH) -> list[np.ndarray]:
+    """``size`` examples per input along a new axis 0 (the drawn values times factors in [0.9, 1.1])."""
+    return [np.stack([x * rng.uniform(0.9, 1.1, x.shape) for _ in range(size)]) for x in inputs]
+
+
+def _weighted_sum(fn, w: np.ndarray, lib):
+    """``x -> Σ w ⊙ fn(x)``: a scalar whose gradient is the VJP of ``fn`` with cotangent ``w``."""
+    if lib == "tg":
+        wt = Tensor(w)
+        return lambda *xs: (fn(*xs) * wt).sum()
+    wt = _t(w)
+    return lambda *xs: (fn(*xs) * wt).sum()
+
+
+# ----------------------------------------------------------------------------- jvp and vjp
+@pytest.mark.parametrize("name", TORCH_DIFF_OPS)
+@FEW
+@given(data=st.data())
+def test_jvp_matches_torch_func_jvp(name, data):
+    sample, tfn, rng = _draw(data, name)
+    fn, inputs = sample
+    ts = _normals(rng, [x.shape for x in inputs])
+    y, jt = tg.jvp(fn, tuple(Tensor(x) for x in inputs), tuple(Tensor(t) for t in ts))
+    ty, tjt = tfunc.jvp(tfn, tuple(_t(x) for x in inputs), tuple(_t(t) for t in ts))
+    _close(y, ty, f"{name} primal out")
+    _close(jt, tjt, f"{name} tangent out")
+
+
+@pytest.mark.parametrize("name", TORCH_DIFF_OPS)
+@FEW
+@given(data=st.data())
+def test_vjp_matches_torch_func_vjp(name, data):
+    sample, tfn, rng = _draw(data, name)
+    fn, inputs = sample
+    y, vjp_fn = tg.vjp(fn, *[Tensor(x) for x in inputs])
+    ty, tvjp_fn = tfunc.vjp(tfn, *[_t(x) for x in inputs])
+    _close(y, ty, f"{name} primal out")
+    (u,) = _normals(rng, [y.shape])
+    _close(vjp_fn(Tensor(u)), tvjp_fn(_t(u)), f"{name} vjp")
+
+
+# ----------------------------------------------------------------------------- vmap
+@pytest.mark.parametrize("name", TORCH_OPS)
+@FEW
+@given(data=st.data())
+def test_vmap_matches_torch_func_vmap(name, data):
+    sample, tfn, rng = _draw(data, name)
+    fn, inputs = sample
+    stacks = _stack_examples(rng, inputs)
+    ours = tg.vmap(fn)(*[Tensor(s) for s in stacks])
+    theirs = tfunc.vmap(tfn)(*[_t(s) for s in stacks])
+    _close(ours, theirs, f"{name} vmap")
+
+
+#: ops whose vmap is also checked with drawn in_axes (including None and a non-zero axis) and out_axes
+AXES_OPS = ["add", "mul", "where", "matmul", "linear", "sum", "var", "softmax", "logsumexp", "transpose",
+            "reshape", "getitem", "concatenate", "stack", "cross_entropy", "max"]
+
+
+@pytest.mark.parametrize("name", AXES_OPS)
+@FEW
+@given(data=st.data())
+def test_vmap_with_in_axes_and_out_axes_matches_torch(name, data):
+    sample, tfn, rng = _draw(data, name)
+    fn, inputs = sample
+    stacks = _stack_examples(rng, inputs)
+    in_axes, args = [], []
+    for k, (x, s) in enumerate(zip(inputs, stacks)):
+        axis = data.draw(st.sampled_from([None, 0, 1, -1][: 4 if x.ndim >= 1 else 2] if x.ndim else [None, 0]),
+                         label=f"in_axes[{k}]")
+        in_axes.append(axis)
+        args.append(x if axis is None else np.moveaxis(s, 0, axis))
+    if all(a is None for a in in_axes):
+        in_axes[0], args[0] = 0, stacks[0]
+    out_ndim = np.ndim(sample.fn(*[Tensor(x) for x in inputs]).data) + 1
+    out_axes = data.draw(st.integers(-out_ndim, out_ndim - 1), label="out_axes")
+    ours = tg.vmap(fn, in_axes=tuple(in_axes), out_axes=out_axes)(*[Tensor(a) for a in args])
+    theirs = tfunc.vmap(tfn, in_dims=tuple(in_axes), out_dims=out_axes)(*[_t(a) for a in args])
+    _close(ours, theirs, f"{name} vmap in_axes={in_axes} out_axes={out_axes}")
+
+
+@pytest.mark.parametrize("name", TORCH_DIFF_OPS)
+@FEW
+@given(data=st.data())
+def test_per_example_gradients_match_torch(name, data):
+    """``vmap(grad(f), in_axes=...)``: each input batched (axis 0) or shared by the examples."""
+    sample, tfn, rng = _draw(data, name)
+    fn, inputs = sample
+    (w,) = _normals(rng, [fn(*[Tensor(x) for x in inputs]).shape])
+    stacks = _stack_examples(rng, inputs)
+    mapped = [data.draw(st.booleans(), label=f"input {k} batched") for k in range(len(inputs))]
+    mapped[0] = mapped[0] or not any(mapped)
+    in_axes = tuple(0 if m else None for m in mapped)
+    args = [s if m else x for s, x, m in zip(stacks, inputs, mapped)]
+    argnums = tuple(range(len(inputs)))
+    ours = tg.vmap(tg.grad(_weighted_sum(fn, w, "tg"), argnums=argnums), in_axes=in_axes)(*[Tensor(a) for a in args])
+    theirs = tfunc.vmap(tfunc.grad(_weighted_sum(tfn, w, "torch"), argnums=argnums), in_dims=in_axes)(
+        *[_t(a) for a in args])
+    _close(ours, theirs, f"{name} vmap(grad) in_axes={in_axes}")
+
+
+# ----------------------------------------------------------------------------- Jacobians, Hessians
+@pytest.mark.parametrize("mode", ["jacfwd", "jacrev"])
+@pytest.mark.parametrize("name", TORCH_DIFF_OPS)
+@FEW
+@given(data=st.data())
+def test_jacobians_match_torch(name, mode, data):
+    sample, tfn, _ = _draw(data, name)
+    fn, inputs = sample
+    # torch.func.jacfwd vmaps over a basis of 0 tangents for an empty input, and the reference's
+    # g.reshape(-1) cannot infer -1 from 0 entries at batch size 0 (a limit of the reference)
+    assume(not (name == "scatter_add" and mode == "jacfwd" and inputs[0].size == 0))
+    argnums = tuple(range(len(inputs)))
+    ours = getattr(tg, mode)(fn, argnums=argnums)(*[Tensor(x) for x in inputs])
+    theirs = getattr(tfunc, mode)(tfn, argnums=argnums)(*[_t(x) for x in inputs])
+    _close(ours, theirs, f"{name} {mode}")
+
+
+@pytest.mark.parametrize("name", TORCH_SMOOTH_OPS)
+@FEW
+@given(data=st.data())
+def test_hessians_match_torch(name, data):
+    """H of ``Σ w ⊙ op(x)`` (random w), every block ``∂²/∂x_a∂x_b``."""
+    sample, tfn, rng = _draw(data, name)
+    fn, inputs = sample
+    (w,) = _normals(rng, [fn(*[Tensor(x) for x in inputs]).shape])
+    argnums = tuple(range(len(inputs)))
+    ours = tg.hessian(_weighted_sum(fn, w, "tg"), argnums=argnums)(*[Tensor(x) for x in inputs])
+    theirs = tfunc.hessian(_weighted_sum(tfn, w, "torch"), argnums=argnums)(*[_t(x) for x in inputs])
+    _close(ours, theirs, f"{name} hessian")
