@@ -8,21 +8,31 @@ second, independent implementation of the same transformations:
 
 * ``tg.jvp`` vs ``torch.func.jvp`` (primal and tangent out) and ``tg.vjp`` vs ``torch.func.vjp``,
   random tangents and cotangents;
-* ``tg.vmap`` vs ``torch.func.vmap``: batch axis 0 for every op, and for a few ops drawn
-  ``in_axes`` (0, 1, -1, None per input) and ``out_axes``;
+* ``tg.vmap`` vs ``torch.func.vmap``: batch axis 0 for every op; for a few ops drawn ``in_axes``
+  (0, 1, -1, None per input) and ``out_axes``, ``vmap(vmap(f))`` and per-example Jacobians;
 * per-example gradients, ``vmap(grad(f))`` vs ``torch.func.vmap(torch.func.grad(f))``, with some
   inputs shared by every example (``in_axes=None``);
-* ``jacfwd`` / ``jacrev`` vs ``torch.func.jacfwd`` / ``jacrev``, and ``hessian`` vs
-  ``torch.func.hessian`` of a random weighting of each smooth op's output;
+* ``jacfwd`` / ``jacrev`` vs ``torch.func.jacfwd`` / ``jacrev`` (small shapes), and ``hessian``
+  (forward over reverse) and ``jacrev(jacfwd(f))`` (reverse over forward) vs ``torch.func.hessian``
+  of a random weighting of each smooth op's output;
+* exactly on kinks and ties (ReLU, |x|, clip's bounds, ties of max/min...): the subgradients of
+  ``jvp``, ``vjp``, ``jacfwd`` and ``jacrev`` equal PyTorch's (fixed cases);
 * a composite (an MLP with tanh and log_softmax, and its cross-entropy loss) in forward mode vs
-  ``torch.autograd.forward_ad`` dual numbers, and its ``hvp``, ``linearize``,
-  ``value_and_grad``, ``vmap`` of ``jvp`` and ``checkpoint`` vs their ``torch.func`` counterparts.
+  ``torch.autograd.forward_ad`` dual numbers, forward over forward, ``hvp``, ``grad`` of ``jvp``,
+  ``linearize``, ``value_and_grad(has_aux=True)``, ``jacfwd``/``jacrev``/``hessian`` with
+  ``argnums``, ``vmap`` of ``jvp``, per-example gradients with shared parameters, and
+  ``checkpoint``, vs their ``torch.func`` counterparts.
 
-The drawn inputs stay off kinks and ties (the strategies' job), where the two frameworks' subgradient
-conventions could differ; ours at the kinks are tested in ``test_engine.py`` / ``test_rules_per_op.py``.
-Examples of a batch are the drawn inputs scaled by factors in [0.9, 1.1] (positive stays positive,
-a value off a kink at 0 stays on its side). Tangents, cotangents and output weights are standard
-normal draws (never all ones, so a rule that drops or swaps a factor shows).
+Disagreements found: pow's ∂²/∂a∂b at an exponent of exactly 0 (PyTorch's convention, documented
+in ``test_pow_hessian_at_a_zero_exponent``), and a bug of ours, pow's rule for the base at a = 0
+(``_POW_AT_ZERO``, strict xfails).
+
+Apart from the fixed kink cases the drawn inputs stay off kinks and ties (the strategies' job); our
+conventions there, in reverse mode, are tested in ``test_ops_forward.py``. Examples of a batch are
+the drawn inputs scaled by factors in [0.9, 1.1] (positive stays positive, a value off the kink at
+0 stays on its side; landing exactly on another kink or tie has probability 0). Tangents,
+cotangents and output weights are standard normal draws (never all ones, so a rule that drops or
+swaps a factor shows).
 
 Tolerance: float64, ``rtol = 1e-10`` and ``atol = 1e-12 * max(1, max |reference|)`` (an entry that
 cancels to ~0 is compared at the scale of its array, not of itself).
@@ -99,12 +109,18 @@ def _stack_examples(rng, inputs, size: int = BATCH) -> list[np.ndarray]:
     return [np.stack([x * rng.uniform(0.9, 1.1, x.shape) for _ in range(size)]) for x in inputs]
 
 
+#: Jacobians on small shapes: at most this many input entries, and output entries
+JAC_MAX = 32
+
+
+def _small(sample) -> bool:
+    fn, inputs = sample
+    return sum(x.size for x in inputs) <= JAC_MAX and fn(*[Tensor(x) for x in inputs]).size <= JAC_MAX
+
+
 def _weighted_sum(fn, w: np.ndarray, lib):
     """``x -> Σ w ⊙ fn(x)``: a scalar whose gradient is the VJP of ``fn`` with cotangent ``w``."""
-    if lib == "tg":
-        wt = Tensor(w)
-        return lambda *xs: (fn(*xs) * wt).sum()
-    wt = _t(w)
+    wt = Tensor(w) if lib == "tg" else _t(w)
     return lambda *xs: (fn(*xs) * wt).sum()
 
 
@@ -162,8 +178,7 @@ def test_vmap_with_in_axes_and_out_axes_matches_torch(name, data):
     stacks = _stack_examples(rng, inputs)
     in_axes, args = [], []
     for k, (x, s) in enumerate(zip(inputs, stacks)):
-        axis = data.draw(st.sampled_from([None, 0, 1, -1][: 4 if x.ndim >= 1 else 2] if x.ndim else [None, 0]),
-                         label=f"in_axes[{k}]")
+        axis = data.draw(st.sampled_from([None, 0, -1] + ([1] if x.ndim else [])), label=f"in_axes[{k}]")
         in_axes.append(axis)
         args.append(x if axis is None else np.moveaxis(s, 0, axis))
     if all(a is None for a in in_axes):
@@ -189,7 +204,7 @@ def test_nested_vmap_and_per_example_jacobians_match_torch(name, data):
     ours = tg.vmap(tg.vmap(fn, in_axes=inner))(*[Tensor(a) for a in args])
     theirs = tfunc.vmap(tfunc.vmap(tfn, in_dims=inner))(*[_t(a) for a in args])
     _close(ours, theirs, f"{name} vmap(vmap) inner in_axes={inner}")
-    if not OP_CASES[name].differentiable:
+    if not OP_CASES[name].differentiable or not _small(sample):
         return
     stacks = _stack_examples(rng, inputs)
     argnums = tuple(range(len(inputs)))
@@ -197,6 +212,7 @@ def test_nested_vmap_and_per_example_jacobians_match_torch(name, data):
         ours = tg.vmap(getattr(tg, mode)(fn, argnums=argnums))(*[Tensor(s) for s in stacks])
         theirs = tfunc.vmap(getattr(tfunc, mode)(tfn, argnums=argnums))(*[_t(s) for s in stacks])
         _close(ours, theirs, f"{name} vmap({mode})")
+
 
 @pytest.mark.parametrize("name", TORCH_DIFF_OPS)
 @FEW
@@ -219,14 +235,6 @@ def test_per_example_gradients_match_torch(name, data):
 
 
 # ----------------------------------------------------------------------------- Jacobians, Hessians
-JAC_MAX = 32  # Jacobians on small shapes: at most this many input entries, and output entries
-
-
-def _small(sample) -> bool:
-    fn, inputs = sample
-    return sum(x.size for x in inputs) <= JAC_MAX and fn(*[Tensor(x) for x in inputs]).size <= JAC_MAX
-
-
 @pytest.mark.parametrize("mode", ["jacfwd", "jacrev"])
 @pytest.mark.parametrize("name", TORCH_DIFF_OPS)
 @FEW
