@@ -82,7 +82,29 @@ def versions() -> dict[str, str]:
     """Python, NumPy and tinygrad_np; ``epoch_time`` adds each peer's, as its worker reports it."""
     from .tg_api import API
 
-    return {"python": sys.version.split()[0], "numpy": np.__version__, "tinygrad_np": API().version}
+    out = {"python": sys.version.split()[0], "numpy": np.__version__, "tinygrad_np": API().version}
+    commit = checkout_commit()
+    if commit:
+        out["checkout"] = commit
+    return out
+
+
+def checkout_commit() -> str | None:
+    """The git commit of the checkout the benchmarks run from (``+changes`` when files differ
+    from it), or None outside a git checkout."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no", "--",
+                                "tinygrad_np", "benchmarks"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
 
 
 def peak_gemm_gflops(n: int = 2048, repeats: int = 3, dtype: Any = np.float32) -> float:

@@ -35,14 +35,17 @@ def _sci(x: float | None) -> str:
 
 def headline_markdown(report: dict[str, Any]) -> str:
     """One row per (arch, batch), one column per contender: median epoch seconds and, in
-    brackets, the paired ratio to the hand-derived baseline."""
+    brackets, the paired ratio to the hand-derived baseline; last, the median share of the
+    machine other processes kept busy during the repetitions (0: a quiet machine)."""
     names = list(dict.fromkeys(n for r in report["results"] for n in r["contenders"]))
-    lines = ["| arch | batch | " + " | ".join(names) + " |", "|---|---:|" + "---:|" * len(names)]
+    lines = ["| arch | batch | " + " | ".join(names) + " | other load |", "|---|---:|" + "---:|" * (len(names) + 1)]
     for r in report["results"]:
         cells = []
         for n in names:
             c = r["contenders"].get(n)
             cells.append("-" if c is None else f"{c['median_s']:.3f} ({c['ratio_to_reference']:.2f}x)")
+        loads = sorted(v for v in r.get("other_cpu_load_per_rep", []) if v is not None)
+        cells.append(f"{loads[len(loads) // 2]:.2f}" if loads else "-")
         lines.append(f"| {r['arch']} | {r['batch']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -50,19 +53,21 @@ def headline_markdown(report: dict[str, Any]) -> str:
 def epoch_markdown(report: dict[str, Any]) -> str:
     m, s = report["machine"], report["settings"]
     v = m["versions"]
-    others = ", ".join(f"{k} {v[k]}" for k in v if k not in ("python", "numpy", "tinygrad_np"))
+    others = ", ".join(f"{k} {v[k]}" for k in v if k not in ("python", "numpy", "tinygrad_np", "checkout"))
     blas = m["blas"]
     lines = [
         f"Machine: {m['cpu']}, {m['cores']} cores, BLAS {blas.get('library')} ({blas.get('threads')} threads"
         + (f", kernel {blas['core']}" if blas.get("core") else "") + f"), Python {v['python']}, NumPy {v['numpy']}"
         + (f", {others}" if others else "") + f"; peak float32 GEMM {report['peak_gemm_gflops']:.1f} GFLOP/s.",
-        f"Data: {s['samples']:,} {s['data']} samples; {s['reps']} repetitions after warm-up, contenders taking "
+        (f"Code: tinygrad_np {v['tinygrad_np']} at commit {v['checkout']}.\n" if v.get("checkout") else "")
+        + f"Data: {s['samples']:,} {s['data']} samples; {s['reps']} repetitions after warm-up, contenders taking "
         f"turns in blocks of {s.get('block', 'whole epochs of')} samples"
         + ("; peers each in a worker process of its own." if s.get("peers") else "."),
     ]
     for name, note in report.get("peer_notes", {}).items():
         lines.append(f"{name}: {note}.")
-    lines += ["", "Median seconds per epoch (× hand NumPy, the median of paired per-repetition ratios):", "",
+    lines += ["", "Median seconds per epoch (× hand NumPy, the median of paired per-repetition ratios; other load: "
+              "the median share of the machine other processes kept busy, 0 = quiet):", "",
               headline_markdown(report).rstrip("\n")]
     lines += [
         "",

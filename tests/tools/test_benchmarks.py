@@ -54,6 +54,8 @@ def test_quick_run_writes_json_markdown_png(quick_report):
     for key in ("cpu", "cores", "blas", "versions"):
         assert key in on_disk["machine"]
     assert {"library", "threads"} <= set(on_disk["machine"]["blas"])
+    if (ROOT_DIR / ".git").exists() and shutil.which("git"):
+        assert on_disk["machine"]["versions"]["checkout"].split("+")[0] in md_text(out)
     assert on_disk["peak_gemm_gflops"] > 0
     (r,) = on_disk["results"]
     assert r["arch"] == "784-128-64-10" and r["batch"] == 128 and r["n_samples"] == 512
@@ -76,6 +78,10 @@ def test_quick_run_writes_json_markdown_png(quick_report):
     for name in names:
         assert f"| 784-128-64-10 | 128 | {name} |" in md
     assert (out / "epoch_time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def md_text(out):
+    return (out / "epoch_time.md").read_text()
 
 
 def test_every_contender_trains_to_the_reference_weights(quick_report):
