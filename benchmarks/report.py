@@ -35,14 +35,17 @@ def _sci(x: float | None) -> str:
 
 def headline_markdown(report: dict[str, Any]) -> str:
     """One row per (arch, batch), one column per contender: median epoch seconds and, in
-    brackets, the paired ratio to the hand-derived baseline."""
+    brackets, the paired ratio to the hand-derived baseline; last, the median share of the
+    machine other processes kept busy during the repetitions (0: a quiet machine)."""
     names = list(dict.fromkeys(n for r in report["results"] for n in r["contenders"]))
-    lines = ["| arch | batch | " + " | ".join(names) + " |", "|---|---:|" + "---:|" * len(names)]
+    lines = ["| arch | batch | " + " | ".join(names) + " | other load |", "|---|---:|" + "---:|" * (len(names) + 1)]
     for r in report["results"]:
         cells = []
         for n in names:
             c = r["contenders"].get(n)
             cells.append("-" if c is None else f"{c['median_s']:.3f} ({c['ratio_to_reference']:.2f}x)")
+        loads = sorted(v for v in r.get("other_cpu_load_per_rep", []) if v is not None)
+        cells.append(f"{loads[len(loads) // 2]:.2f}" if loads else "-")
         lines.append(f"| {r['arch']} | {r['batch']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -63,7 +66,8 @@ def epoch_markdown(report: dict[str, Any]) -> str:
     ]
     for name, note in report.get("peer_notes", {}).items():
         lines.append(f"{name}: {note}.")
-    lines += ["", "Median seconds per epoch (× hand NumPy, the median of paired per-repetition ratios):", "",
+    lines += ["", "Median seconds per epoch (× hand NumPy, the median of paired per-repetition ratios; other load: "
+              "the median share of the machine other processes kept busy, 0 = quiet):", "",
               headline_markdown(report).rstrip("\n")]
     lines += [
         "",
