@@ -19,6 +19,7 @@ The fast layer may register faster forwards and VJPs of registry ops (``LOWERED_
 """
 from __future__ import annotations
 
+import inspect
 from operator import attrgetter
 from typing import Any, Callable, Iterable, Sequence
 
@@ -83,13 +84,18 @@ LOWERED_FORWARDS: dict[type[Function], Callable[..., np.ndarray]] = {}
 
 
 def register(name: str) -> Callable[[type[Function]], type[Function]]:
-    """Class decorator: add a Function subclass to the registry under ``name``."""
+    """Class decorator: add a Function subclass to the registry under ``name``. The defaults of its
+    forward's keyword parameters become class attributes, so a rule reads ``self.axis`` also when
+    the call left ``axis`` out."""
 
     def deco(cls: type[Function]) -> type[Function]:
         if name in OPS:
             raise ValueError(f"op {name!r} registered twice")
         OPS[name] = cls
         cls.op_name = name  # type: ignore[attr-defined]
+        for p in inspect.signature(cls.forward).parameters.values():
+            if p.default is not p.empty and not hasattr(cls, p.name):
+                setattr(cls, p.name, p.default)
         return cls
 
     return deco

@@ -81,17 +81,26 @@ class Div(Elementwise):
 @register("pow")
 class Pow(Elementwise):
     """y = a ** b.   VJP: ā = g b a^(b-1), b̄ = g y log a.   JVP: ẏ = ȧ b a^(b-1) + ḃ y log a.
-    (b̄ needs a > 0; it is only computed where b requires grad.)"""
+    (∂y/∂a is 0 at a = b = 0, where b a^(b-1) is 0·∞: a⁰ = 1 is constant, as in PyTorch; b̄ needs
+    a > 0, and is only computed where b requires grad.)"""
 
     forward = staticmethod(np.power)
 
+    def base_slope(self):
+        """∂y/∂a = b a^(b-1), and 0 at a = b = 0. There the power is taken of a safe base (1), so no
+        NaN reaches higher derivatives through the unused branch; elsewhere the expression keeps b,
+        so the mixed derivative ∂²y/∂a∂b = a^(b-1)(1 + b log a) stays exact (also at b = 0)."""
+        a, b = self.inputs
+        both_zero = (a == 0).astype(a.dtype) * (b == 0).astype(a.dtype) > 0
+        return where(both_zero, 0.0, b * where(both_zero, 1.0, a) ** (b - 1))
+
     def vjp(self, i, g, y):
         a, b = self.inputs
-        return g * b * a ** (b - 1) if i == 0 else g * y * a.log()
+        return g * self.base_slope() if i == 0 else g * y * a.log()
 
     def jvp(self, i, t, y):
         a, b = self.inputs
-        return t * b * a ** (b - 1) if i == 0 else t * y * a.log()
+        return t * self.base_slope() if i == 0 else t * y * a.log()
 
 
 @register("maximum")
