@@ -5,5 +5,6 @@ docs and experiments enumerate.
 """
 from ..engine import OPS
 from . import elementwise, linalg, movement, nn, reduce  # noqa: F401  (registers the ops)
+from . import conv  # noqa: F401  (convolution family: conv, pooling, padding, normalization)
 
 __all__ = ["OPS"]
