@@ -5,6 +5,6 @@ docs and experiments enumerate.
 """
 from ..engine import OPS
 from . import elementwise, linalg, movement, nn, reduce  # noqa: F401  (registers the ops)
-from . import conv  # noqa: F401  (convolution family: conv, pooling, padding, normalization)
+from . import conv, norm, pad, pool  # noqa: F401  (CNN family: convolutions, normalization, padding, pooling)
 
 __all__ = ["OPS"]
