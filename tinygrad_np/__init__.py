@@ -21,6 +21,7 @@ from .functions import (
     log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, mul, neg, pow, relu, reshape, sigmoid, softmax,
     sqrt, squeeze, stack, std, sub, sum, swapaxes, tanh, transpose, unsqueeze, var, where,
 )
+from .functions import pad  # CNN family
 from .modes import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, watch_gradients
 from . import nn, optim, data  # noqa: E402
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck, gradgradcheck  # noqa: E402
@@ -39,6 +40,7 @@ __all__ = [
     "tanh", "sigmoid", "relu", "leaky_relu", "clip", "sum", "mean", "max", "min", "var", "std", "logsumexp",
     "softmax", "log_softmax", "argmax", "argmin", "reshape", "transpose", "swapaxes", "expand", "broadcast_to",
     "squeeze", "unsqueeze", "expand_dims", "flatten", "concatenate", "stack",
+    "pad",  # CNN family
     "nn", "optim", "data", "gradcheck", "gradgradcheck", "GradcheckReport", "GradcheckError",
     "functional", "viz", "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian",
     "hessian", "hvp", "vmap",

@@ -214,6 +214,18 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     return Tensor.apply("stack", *operands(*tensors), axis=axis)
 
 
+# ----------------------------------------------------------------------------- CNN family: padding
+def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: float = 0.0) -> Tensor:
+    """NumPy's ``np.pad``: ``pad_width`` an int, a (before, after) pair, or one pair per axis; mode
+    constant (with a scalar ``constant_values``), reflect, symmetric, edge or wrap. One ``pad`` op."""
+    x = as_tensor(x)
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2)) if x.ndim else np.zeros((0, 2), int)
+    if np.ndim(constant_values) != 0:
+        raise ValueError("pad: constant_values must be a scalar (one value for every side)")
+    return Tensor.apply("pad", x, widths=tuple((int(b), int(a)) for b, a in widths), mode=mode,
+                        value=float(constant_values))
+
+
 def _on_arrays(func: Any):
     """A NumPy function whose result is not differentiable by nature (a bool, a shape, an index),
     run on the arrays of its Tensor arguments."""
@@ -235,6 +247,8 @@ NUMPY_FUNCTIONS.update({
     np.std: std, np.argmax: argmax, np.argmin: argmin,
     np.reshape: reshape, np.transpose: transpose, np.swapaxes: swapaxes, np.broadcast_to: broadcast_to,
     np.squeeze: squeeze, np.expand_dims: expand_dims, np.concatenate: concatenate, np.stack: stack,
+    # CNN family
+    np.pad: pad,
 })
 NUMPY_FUNCTIONS.update({f: _on_arrays(f) for f in (
     np.shape, np.ndim, np.size, np.allclose, np.isclose, np.array_equal, np.isnan, np.isinf, np.isfinite,

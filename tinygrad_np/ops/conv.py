@@ -20,9 +20,10 @@ vectorized add per kernel offset (i, j) (kh·kw adds of whole strided slices, no
 The three convolution ops are each other's VJPs, as ``getitem`` and ``scatter_add`` are, and each
 is bilinear, so its JVP is itself with one input replaced by its tangent:
 
-* ``conv2d(x, w)``:            y = x ⋆ w;
-* ``conv_transpose2d(g, w)``:  x = col2im(g · w), the adjoint of conv2d in x: ⟨g, conv2d(x, w)⟩ = ⟨conv_transpose2d(g, w), x⟩;
-* ``conv2d_weight(x, g)``:     w = g ⋆ᵀ x = im2col(x)ᵀ g, the adjoint in w: ⟨g, conv2d(x, w)⟩ = ⟨conv2d_weight(x, g), w⟩.
+* ``conv2d(x, w)``: y = x ⋆ w;
+* ``conv_transpose2d(g, w)``: col2im(g · w), the adjoint of conv2d in x,
+  ⟨g, conv2d(x, w)⟩ = ⟨conv_transpose2d(g, w), x⟩;
+* ``conv2d_weight(x, g)``: im2col(x)ᵀ g, the adjoint of conv2d in w, ⟨g, conv2d(x, w)⟩ = ⟨conv2d_weight(x, g), w⟩.
 
 ``unfold`` and ``fold`` are im2col and col2im themselves in PyTorch's layout (``F.unfold``,
 ``F.fold``: (N, C·kh·kw, OH·OW) with columns (c, i, j)), each the other's VJP; the pooling ops'
@@ -116,7 +117,8 @@ def col2im(rows: np.ndarray, shape: tuple[int, int, int, int], k: Pair, s: Pair,
 def grouped_weight(w: np.ndarray, groups: int) -> np.ndarray:
     """Kernels (O, C/G, kh, kw) as the GEMM's right operand per group: (G, kh·kw·C/G, O/G), rows (i, j, c)."""
     o, cg, kh, kw = w.shape
-    return w.reshape(groups, o // groups, cg, kh, kw).transpose(0, 3, 4, 2, 1).reshape(groups, kh * kw * cg, o // groups)
+    per_group = w.reshape(groups, o // groups, cg, kh, kw).transpose(0, 3, 4, 2, 1)
+    return per_group.reshape(groups, kh * kw * cg, o // groups)
 
 
 def check_conv(op: str, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, groups: int) -> None:
