@@ -1,7 +1,7 @@
 """Pooling over the windows of NCHW images: max_pool2d and avg_pool2d (PyTorch's semantics, no ceil_mode).
 
 Windows are those of ``conv.py``: kernel (kh, kw), stride s (default: the kernel), padding p
-(at most half the kernel, as in PyTorch) and dilation d; ``OH = (H + 2p - d(kh-1) - 1)//s + 1``.
+(at most half the kernel, as in PyTorch) and, for max_pool2d, dilation d; ``OH = (H + 2p - d(kh-1) - 1)//s + 1``.
 Both VJPs spread g back over the windows with ``fold`` (col2im), so they are Tensor ops that
 are differentiable again; both JVPs pool the tangent the same way.
 
@@ -98,7 +98,8 @@ class AvgPool2d(Function):
     m = kh·kw, or with count_include_pad=False the number of real pixels in the window).
     VJP: x̄ = fold(g / m spread over each window).   JVP: ẏ = avg_pool2d(ẋ)."""
 
-    stride, padding, dilation, count_include_pad = None, 0, 1, True
+    stride, padding, count_include_pad = None, 0, True
+    dilation = 1  # (no dilated windows here, as in PyTorch; window_params reads it)
 
     @staticmethod
     def divisor(x_shape: tuple[int, ...], k: Pair, s: Pair, p: Pair, d: Pair, count_include_pad: bool,
@@ -110,8 +111,8 @@ class AvgPool2d(Function):
         return windows(ones, (0, 1), k, s, d).sum(axis=(2, 3))
 
     @staticmethod
-    def forward(x, kernel_size, stride=None, padding=0, dilation=1, count_include_pad=True):
-        k, s, p, d, out = pool_geometry("avg_pool2d", x.shape, kernel_size, stride, padding, dilation)
+    def forward(x, kernel_size, stride=None, padding=0, count_include_pad=True):
+        k, s, p, d, out = pool_geometry("avg_pool2d", x.shape, kernel_size, stride, padding, 1)
         xp = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1]))) if p[0] or p[1] else x
         total = windows(xp, (2, 3), k, s, d).sum(axis=(4, 5))
         return total / AvgPool2d.divisor(x.shape, k, s, p, d, count_include_pad, x.dtype)
@@ -128,7 +129,7 @@ class AvgPool2d(Function):
 
     def jvp(self, i, t, y):
         return Tensor.apply("avg_pool2d", t, kernel_size=self.kernel_size, stride=self.stride, padding=self.padding,
-                            dilation=self.dilation, count_include_pad=self.count_include_pad)
+                            count_include_pad=self.count_include_pad)
 
     @classmethod
     def batch(cls, values, bdims, params, level):
