@@ -273,6 +273,7 @@ def test_conv1d_matches_torch(padding):
         np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")
 def test_conv2d_same_padding_with_an_even_kernel_and_an_unbatched_input_match_torch():
     rng = np.random.default_rng(8)
     x, w = rng.standard_normal((3, 5, 6)), rng.standard_normal((2, 3, 4, 3))
