@@ -128,7 +128,7 @@ def add_train_options(p: argparse.ArgumentParser, defaults: TrainConfig = TRAIN_
                    help=f"mlp: fully connected layers on the pixels; cnn: convolution blocks (5x5 conv, 2x2 max-pool, "
                         f"batch norm, ReLU) before them (default: {d.model})")
     g.add_argument("--hidden", type=parse_hidden, default=s, metavar="SIZES",
-                   help=f"hidden (fully connected) layer sizes, e.g. 512,256 (\"\" = none; default: "
+                   help="hidden (fully connected) layer sizes, e.g. 512,256 (\"\" = none; default: "
                         + "; ".join(f"{m} {','.join(map(str, h))}" for m, h in DEFAULT_HIDDEN.items()) + ")")
     g.add_argument("--channels", type=parse_hidden, default=s, metavar="WIDTHS",
                    help=f"--model cnn: output channels of each convolution block (default: "

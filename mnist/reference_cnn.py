@@ -65,7 +65,8 @@ def conv_backward(dz: np.ndarray, x: np.ndarray, w: np.ndarray, s: int = 1, p: i
     for i in range(k):
         for j in range(k):
             dw[:, :, i, j] = np.einsum("noyx,ncyx->oc", dz, _offset(xp, i, j, s, oh, ow))
-            dxp[:, :, i:i + s * (oh - 1) + 1:s, j:j + s * (ow - 1) + 1:s] += np.einsum("noyx,oc->ncyx", dz, w[:, :, i, j])
+            dxp[:, :, i:i + s * (oh - 1) + 1:s, j:j + s * (ow - 1) + 1:s] += np.einsum("noyx,oc->ncyx", dz,
+                                                                                       w[:, :, i, j])
     return dxp[:, :, p:p + h, p:p + wd], dw, dz.sum(axis=(0, 2, 3))
 
 
