@@ -49,6 +49,8 @@ def max_pool2d_vjp(fn, i, g, y):
     x = fn.inputs[0]._data
     params = P.window_params(fn)
     k, s, p, d = params["kernel_size"], params["stride"], params["padding"], params["dilation"]
+    if s == k and p == (0, 0) and d == (1, 1):
+        return Tensor._wrap(tiled_max_pool_vjp(x, y._data, g._data, k))
     xp = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1]))) if p[0] or p[1] else x
     real = np.pad(np.ones(x.shape[2:], dtype=x.dtype), ((p[0], p[0]), (p[1], p[1])))
     win = C.windows(xp, (2, 3), k, s, d)  # (N, C, OH, OW, kh, kw): unfold's values, as a view
@@ -61,3 +63,22 @@ def max_pool2d_vjp(fn, i, g, y):
     for a, b, (si, sj) in C.window_slots(k, s, d, (oh, ow)):
         img[:, :, si, sj] += share[:, :, :, :, a, b] * gd
     return Tensor._wrap(img[:, :, p[0]:p[0] + x.shape[2], p[1]:p[1] + x.shape[3]].copy())
+
+
+def tiled_max_pool_vjp(x: np.ndarray, y: np.ndarray, g: np.ndarray, k: tuple[int, int]) -> np.ndarray:
+    """The VJP for windows that tile the image (stride = kernel, no padding, no dilation), one kernel
+    offset (a strided slice of x) at a time. Each pixel is in at most one window, so fold's sum there is
+    0 + share·g; the share is [x = y] / #{x = y}, so the value is (1 / count)·g + 0 where x is its
+    window's maximum, and +0 elsewhere (the textbook's ±0·g + 0). The count is a sum of 0s and 1s: exact
+    in any order."""
+    oh, ow = y.shape[2:]
+    slots = [(slice(a, oh * k[0], k[0]), slice(b, ow * k[1], k[1])) for a in range(k[0]) for b in range(k[1])]
+    hits = [np.equal(x[:, :, sa, sb], y) for sa, sb in slots]
+    count = np.zeros_like(y)
+    for hit in hits:
+        count += hit
+    value = np.divide(1, count, dtype=x.dtype) * g + 0.0
+    out = np.zeros_like(x, dtype=value.dtype)
+    for (sa, sb), hit in zip(slots, hits):
+        out[:, :, sa, sb] = np.where(hit, value, 0.0)
+    return out
