@@ -177,7 +177,7 @@ def transpose_forward(g: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride
     if g.ndim != 4 or w.ndim != 4 or g.shape[1] != w.shape[0] or w.shape[0] % groups:
         raise ValueError(f"{op}: input (N, C_in, H, W) and weight (C_in, C_out/groups, kh, kw) with C_in divisible "
                          f"by groups={groups} expected, got {g.shape} and {w.shape}")
-    n, cg = g.shape[0], w.shape[1]
+    cg = w.shape[1]
     if b is not None and b.shape != (cg * groups,):
         raise ValueError(f"{op}: bias {b.shape} does not fit weight {w.shape} (expected ({cg * groups},))")
     k, s = pair(w.shape[2:], "kernel_size", op, 1), pair(stride, "stride", op, 1)
