@@ -57,10 +57,12 @@ def test_pooling_refuses_windows_of_padding_only_and_wide_padding():
 @pytest.mark.parametrize("count_include_pad", [True, False])
 def test_avg_pool_divisor_with_padding(count_include_pad):
     x = np.arange(1.0, 5.0).reshape(1, 1, 2, 2)
-    y, (g,) = _grads(lambda t: F.avg_pool2d(t, 2, stride=1, padding=1, count_include_pad=count_include_pad), x)
+    u = np.random.default_rng(3).standard_normal((1, 1, 3, 3))
+    y, (g,) = _grads(lambda t: F.avg_pool2d(t, 2, stride=1, padding=1, count_include_pad=count_include_pad), x,
+                     upstream=u)
     t = torch.tensor(x, requires_grad=True)
     ref = TF.avg_pool2d(t, 2, stride=1, padding=1, count_include_pad=count_include_pad)
-    ref.backward(torch.ones_like(ref))
+    ref.backward(torch.tensor(u))
     np.testing.assert_allclose(y.data, ref.detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-12)
 
@@ -264,11 +266,12 @@ def test_conv1d_matches_torch(padding):
     rng = np.random.default_rng(7)
     x, w, b = rng.standard_normal((2, 4, 9)), rng.standard_normal((6, 2, 4)), rng.standard_normal(6)
     stride, dilation = (1 if padding == "same" else 2), 2
-    y, grads = _grads(lambda a, c, d: F.conv1d(a, c, d, stride=stride, padding=padding, dilation=dilation, groups=2),
-                      x, w, b, upstream=None)
     ts = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
     ty = TF.conv1d(*ts, stride=stride, padding=padding, dilation=dilation, groups=2)
-    ty.backward(torch.ones_like(ty))
+    u = rng.standard_normal(tuple(ty.shape))
+    ty.backward(torch.tensor(u))
+    y, grads = _grads(lambda a, c, d: F.conv1d(a, c, d, stride=stride, padding=padding, dilation=dilation, groups=2),
+                      x, w, b, upstream=u)
     np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-10, atol=1e-12)
     for g, t in zip(grads, ts):
         np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-10, atol=1e-12)
