@@ -27,13 +27,14 @@ SPLITS = ("test", "val", "train", "all")
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m mnist``."""
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Train and use MLP classifiers for MNIST-like data with tinygrad_np.",
+        prog=PROG, description="Train and use MLP and CNN classifiers for MNIST-like data with tinygrad_np.",
         epilog="Run '%(prog)s COMMAND --help' for the options of a command.")
     add_threads_option(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="train a model and write a run directory",
-                       description="Train an MLP; writes checkpoint, history, summary and plots to the run directory.")
+                       description="Train an MLP or a CNN; writes checkpoint, history, summary and plots to the run "
+                                   "directory.")
     add_train_options(p)
     g = p.add_argument_group("run")
     g.add_argument("--out", metavar="RUN_DIR", help="run directory (default: runs/<dataset>-<date>-<time>)")

@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 __all__ = [
-    "ACTIVATIONS", "DEFAULT_LR", "DEFAULT_WEIGHT_DECAY", "DTYPES", "LOSSES", "MAX_LAYERS", "MAX_WIDTH",
-    "OPTIMIZERS", "SCHEDULES", "TrainConfig",
+    "ACTIVATIONS", "DEFAULT_HIDDEN", "DEFAULT_LR", "DEFAULT_WEIGHT_DECAY", "DTYPES", "LOSSES", "MAX_CHANNELS",
+    "MAX_CONV_LAYERS", "MAX_LAYERS", "MAX_WIDTH", "MODELS", "OPTIMIZERS", "SCHEDULES", "TrainConfig",
 ]
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
@@ -21,11 +21,17 @@ SCHEDULES = ("none", "step", "cosine")
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 LOSSES = ("ce", "mse")
 DTYPES = ("float32", "float64")
+MODELS = ("mlp", "cnn")
+#: the hidden (fully connected) layers of each model when none are given
+DEFAULT_HIDDEN = {"mlp": (512, 256), "cnn": (128,)}
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adam": 1e-3, "adamw": 1e-3}
 DEFAULT_WEIGHT_DECAY = {"sgd": 0.0, "momentum": 0.0, "adam": 0.0, "adamw": 1e-2}
 #: largest hidden layer width and number of hidden layers a configuration may ask for
 MAX_WIDTH = 65_536
 MAX_LAYERS = 64
+#: largest convolution width and number of convolution blocks (``--model cnn``)
+MAX_CHANNELS = 1024
+MAX_CONV_LAYERS = 8
 
 # field name -> the JSON types it may have (None allowed where listed); bool is never an int here
 _STR, _BOOL, _INT, _FLOAT = "str", "bool", "int", "float"
@@ -37,8 +43,15 @@ _TYPES: dict[str, tuple[str, bool]] = {
     "batch_size": (_INT, False), "epochs": (_INT, False), "dropout": (_FLOAT, False), "augment": (_BOOL, False),
     "max_shift": (_INT, False), "max_rotation": (_FLOAT, False), "early_stopping": (_INT, False),
     "seed": (_INT, False), "dtype": (_STR, False), "standardize": (_BOOL, False), "image_size": (_INT, True),
-    "jit": (_BOOL, False),
+    "jit": (_BOOL, False), "model": (_STR, False),
 }
+
+
+class _ModelDefault(tuple):
+    """The ``hidden`` a configuration gets when none is given: the model's own (``DEFAULT_HIDDEN``)."""
+
+
+_MODEL_DEFAULT = _ModelDefault()
 
 
 def _type_ok(value: Any, kind: str) -> bool:
@@ -64,7 +77,7 @@ class TrainConfig:
     dataset: str = "mnist"
     data_dir: str | None = None
     verify: bool = True
-    hidden: tuple[int, ...] = (512, 256)
+    hidden: tuple[int, ...] = _MODEL_DEFAULT
     activation: str = "relu"
     loss: str = "ce"
     optimizer: str = "adam"
@@ -90,10 +103,16 @@ class TrainConfig:
     standardize: bool = False
     image_size: int | None = None
     jit: bool = False
+    model: str = "mlp"
+    channels: tuple[int, ...] = (32, 64)
 
     def __post_init__(self) -> None:
-        if isinstance(self.hidden, (list, tuple)) and all(_type_ok(h, _INT) for h in self.hidden):
-            self.hidden = tuple(int(h) for h in self.hidden)
+        if self.hidden is _MODEL_DEFAULT:
+            self.hidden = DEFAULT_HIDDEN.get(self.model, DEFAULT_HIDDEN["mlp"])
+        for name in ("hidden", "channels"):
+            value = getattr(self, name)
+            if isinstance(value, (list, tuple)) and all(_type_ok(h, _INT) for h in value):
+                setattr(self, name, tuple(int(h) for h in value))
 
     @property
     def learning_rate(self) -> float:
@@ -114,10 +133,12 @@ class TrainConfig:
                                  f"{kind}, got {value!r}")
         if not isinstance(self.hidden, tuple) or not all(_type_ok(h, _INT) for h in self.hidden):
             raise ValueError(f"hidden must be a list of layer sizes (integers), got {self.hidden!r}")
+        if not isinstance(self.channels, tuple) or not all(_type_ok(c, _INT) for c in self.channels):
+            raise ValueError(f"channels must be a list of convolution widths (integers), got {self.channels!r}")
         if not (self.val_size is None or _type_ok(self.val_size, _FLOAT)):
             raise ValueError(f"val_size must be null, a count or a fraction, got {self.val_size!r}")
         choices = [("activation", ACTIVATIONS), ("loss", LOSSES), ("optimizer", OPTIMIZERS),
-                   ("schedule", SCHEDULES), ("dtype", DTYPES)]
+                   ("schedule", SCHEDULES), ("dtype", DTYPES), ("model", MODELS)]
         for name, allowed in choices:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
@@ -131,6 +152,10 @@ class TrainConfig:
             (len(self.hidden) <= MAX_LAYERS, f"at most {MAX_LAYERS} hidden layers, got {len(self.hidden)}"),
             (all(1 <= h <= MAX_WIDTH for h in self.hidden),
              f"hidden layer sizes must be in 1..{MAX_WIDTH}, got {list(self.hidden)}"),
+            (1 <= len(self.channels) <= MAX_CONV_LAYERS,
+             f"channels: 1 to {MAX_CONV_LAYERS} convolution blocks, got {len(self.channels)}"),
+            (all(1 <= c <= MAX_CHANNELS for c in self.channels),
+             f"convolution widths (channels) must be in 1..{MAX_CHANNELS}, got {list(self.channels)}"),
             (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
             (self.epochs >= 0, f"epochs must be >= 0, got {self.epochs}"),
             (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
@@ -149,6 +174,9 @@ class TrainConfig:
             (not self.jit or (self.loss == "ce" and self.dropout == 0.0),
              "jit (a traced training step) needs the ce loss and no dropout: the mse loss's one-hot targets "
              "and dropout's masks are made with NumPy inside the step, which a trace would freeze"),
+            (not self.jit or self.model == "mlp",
+             "jit (a traced training step) is for the MLP: the CNN's batch norm updates its running statistics "
+             "outside the graph, which a replayed trace would skip"),
         ]
         for ok, message in checks:
             if not ok:
@@ -162,6 +190,7 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["hidden"] = list(self.hidden)
+        d["channels"] = list(self.channels)
         return d
 
     @classmethod
@@ -172,8 +201,9 @@ class TrainConfig:
             raise ValueError(f"a configuration must be a JSON object, got {type(d).__name__}")
         names = {f.name for f in fields(cls)}
         values = {k: v for k, v in d.items() if k in names}
-        if "hidden" in values:
-            h = values["hidden"]
-            if not isinstance(h, (list, tuple)) or not all(_type_ok(x, _INT) for x in h):
-                raise ValueError(f"hidden must be a list of layer sizes (integers), got {h!r}")
+        for name, what in (("hidden", "layer sizes"), ("channels", "convolution widths")):
+            if name in values:
+                h = values[name]
+                if not isinstance(h, (list, tuple)) or not all(_type_ok(x, _INT) for x in h):
+                    raise ValueError(f"{name} must be a list of {what} (integers), got {h!r}")
         return cls(**values).validate()

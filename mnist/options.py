@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .config import ACTIVATIONS, DEFAULT_LR, DTYPES, LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig
+from .config import ACTIVATIONS, DEFAULT_HIDDEN, DEFAULT_LR, DTYPES, LOSSES, MODELS, OPTIMIZERS, SCHEDULES, TrainConfig
 from .data.sources import canonical_name
 from .threads import DEFAULT_THREADS
 
@@ -124,9 +124,15 @@ def add_train_options(p: argparse.ArgumentParser, defaults: TrainConfig = TRAIN_
     d = defaults
     add_data_options(p, suppress=True, defaults=d)
     g = p.add_argument_group("model")
+    g.add_argument("--model", choices=MODELS, default=s,
+                   help=f"mlp: fully connected layers on the pixels; cnn: convolution blocks (5x5 conv, 2x2 max-pool, "
+                        f"batch norm, ReLU) before them (default: {d.model})")
     g.add_argument("--hidden", type=parse_hidden, default=s, metavar="SIZES",
-                   help=f"hidden layer sizes, e.g. 512,256 (\"\" = no hidden layer; default: "
-                        f"{','.join(map(str, d.hidden))})")
+                   help="hidden (fully connected) layer sizes, e.g. 512,256 (\"\" = none; default: "
+                        + "; ".join(f"{m} {','.join(map(str, h))}" for m, h in DEFAULT_HIDDEN.items()) + ")")
+    g.add_argument("--channels", type=parse_hidden, default=s, metavar="WIDTHS",
+                   help=f"--model cnn: output channels of each convolution block (default: "
+                        f"{','.join(map(str, d.channels))})")
     g.add_argument("--activation", choices=ACTIVATIONS, default=s, help=f"(default: {d.activation})")
     g.add_argument("--dropout", type=finite_float, default=s, metavar="P",
                    help=f"dropout after each hidden layer (default: {d.dropout})")
@@ -200,5 +206,8 @@ def config_from_args(args: argparse.Namespace, base: TrainConfig | None = None) 
     defaults). Data paths given on the command line are made absolute, so that checkpoints work
     from any working directory."""
     values = (base or TrainConfig()).to_dict()
-    values.update(explicit_options(args))
+    given = explicit_options(args)
+    if "model" in given and "hidden" not in given and given["model"] != values.get("model"):
+        values.pop("hidden")  # the new model's own hidden layers
+    values.update(given)
     return TrainConfig.from_dict(values)

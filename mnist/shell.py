@@ -338,7 +338,7 @@ class Shell:
         t, c = self.trainer, self.trainer.config
         self.print(f"data: {t.data.name} ({len(t.data.x_train):,} train / {len(t.data.x_val):,} val / "
                    f"{len(t.data.x_test):,} test) from {t.data.source}")
-        self.print(f"model: MLP {'-'.join(map(str, t.model.sizes))} {c.activation}, dropout {c.dropout:g}, {c.dtype}")
+        self.print(f"model: {t.model.describe()}, dropout {c.dropout:g}, {c.dtype}")
         self.print(f"optimizer: {c.optimizer}, lr {t.optimizer.lr:g} (base {c.learning_rate:g}), momentum "
                    f"{c.momentum:g}, weight decay {c.decay:g}; schedule {c.schedule}; batch size {c.batch_size}")
         self.print(f"loss {c.loss}; augment {'on' if c.augment else 'off'}; epochs done {t.epoch}; output folder {self.out_dir}")
@@ -416,7 +416,7 @@ def build_trainer(args: argparse.Namespace) -> tuple[Trainer, str]:
         return trainer, f"checkpoint {args.checkpoint} (epoch {trainer.epoch})"
     config: TrainConfig = config_from_args(args, SHELL_DEFAULTS)
     trainer = Trainer(config, load_data(config), progress=progress)
-    return trainer, f"a new model (MLP {'-'.join(map(str, trainer.model.sizes))})"
+    return trainer, f"a new model ({trainer.model.describe()})"
 
 
 def run_shell(args: argparse.Namespace) -> int:

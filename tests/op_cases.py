@@ -415,6 +415,137 @@ def triangle_cases(name: str) -> st.SearchStrategy:
 
     return draw_case()
 
+# CNN family: convolution, pooling, padding, standardization ---------------------------------
+def _conv_axis(draw, max_side: int = 5):
+    """One spatial axis of a convolution: (size, kernel, stride, padding, dilation), at least one window."""
+    k, d = draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    p, s = draw(st.integers(0, 2)), draw(st.integers(1, 2))
+    low = max(1, d * (k - 1) + 1 - 2 * p)
+    return draw(st.integers(low, max(low, max_side))), k, s, p, d
+
+
+def _conv_geometry(draw, max_side: int = 5):
+    axes = [_conv_axis(draw, max_side) for _ in range(2)]
+    size, kernel, stride, padding, dilation = (tuple(a[i] for a in axes) for i in range(5))
+    out = tuple((n + 2 * p - d * (k - 1) - 1) // s + 1 for n, k, s, p, d in axes)
+    return size, kernel, stride, padding, dilation, out
+
+
+@st.composite
+def conv2d_cases(draw):
+    """x (N, C, H, W), w (O, C/G, kh, kw) and maybe a bias, with drawn strides, paddings, dilations, groups."""
+    groups = draw(st.integers(1, 2))
+    c, o = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    n = draw(st.integers(1, 2))
+    size, kernel, stride, padding, dilation, _ = _conv_geometry(draw)
+    inputs = [draw(S.arrays((n, c) + size)), draw(S.arrays((o, c // groups) + kernel))]
+    if draw(st.booleans()):
+        inputs.append(draw(S.arrays((o,))))
+    return OpSample("conv2d", inputs, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+@st.composite
+def conv_transpose2d_cases(draw):
+    """x (N, C_in, H, W), w (C_in, C_out/G, kh, kw), maybe a bias; output_padding < stride."""
+    groups = draw(st.integers(1, 2))
+    c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    n = draw(st.integers(1, 2))
+    size, kernel, stride, padding, dilation, out = _conv_geometry(draw, max_side=6)
+    output_padding = tuple(draw(st.integers(0, s - 1)) for s in stride)
+    sides = [(m - 1) * s - 2 * p + d * (k - 1) + op + 1
+             for m, s, p, d, k, op in zip(out, stride, padding, dilation, kernel, output_padding)]
+    assume(min(sides) >= 1)  # (a stride larger than the kernel's reach can leave nothing to output)
+    inputs = [draw(S.arrays((n, c_in) + out)), draw(S.arrays((c_in, c_out // groups) + kernel))]
+    if draw(st.booleans()):
+        inputs.append(draw(S.arrays((c_out,))))
+    return OpSample("conv_transpose2d", inputs, stride=stride, padding=padding, dilation=dilation, groups=groups,
+                    output_padding=output_padding)
+
+
+@st.composite
+def conv2d_weight_cases(draw):
+    """x (N, C, H, W) and an output gradient g (N, O, OH, OW) of a drawn convolution geometry."""
+    groups = draw(st.integers(1, 2))
+    c, o = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    n = draw(st.integers(1, 2))
+    size, kernel, stride, padding, dilation, out = _conv_geometry(draw)
+    return OpSample("conv2d_weight", [draw(S.arrays((n, c) + size)), draw(S.arrays((n, o) + out))],
+                    kernel_size=kernel, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+@st.composite
+def unfold_cases(draw):
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    size, kernel, stride, padding, dilation, _ = _conv_geometry(draw)
+    return OpSample("unfold", [draw(S.arrays((n, c) + size))], kernel_size=kernel, dilation=dilation,
+                    padding=padding, stride=stride)
+
+
+@st.composite
+def fold_cases(draw):
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    size, kernel, stride, padding, dilation, out = _conv_geometry(draw)
+    cols = draw(S.arrays((n, c * kernel[0] * kernel[1], out[0] * out[1])))
+    return OpSample("fold", [cols], output_size=size, kernel_size=kernel, dilation=dilation, padding=padding,
+                    stride=stride)
+
+
+def _pool_axis(draw, dilate: bool):
+    """(size, kernel, stride, padding, dilation) of one pooling axis: padding <= kernel // 2, and every
+    window holds a pixel of the image."""
+    k = draw(st.integers(1, 3))
+    s, p, d = draw(st.integers(1, 3)), draw(st.integers(0, k // 2)), draw(st.integers(1, 2)) if dilate else 1
+    n = draw(st.integers(max(1, d * (k - 1) + 1 - 2 * p), 6))
+    starts = np.arange((n + 2 * p - d * (k - 1) - 1) // s + 1) * s - p
+    hits = starts[:, None] + np.arange(k) * d
+    assume(bool(np.all(np.any((hits >= 0) & (hits < n), axis=1))))
+    return n, k, s, p, d
+
+
+@st.composite
+def pool_cases(draw, name: str):
+    """(N, C, H, W) images, kernel, stride (None: the kernel), padding; max_pool2d: dilation and no ties
+    (distinct entries); avg_pool2d: count_include_pad."""
+    axes = [_pool_axis(draw, name == "max_pool2d") for _ in range(2)]
+    size, kernel, stride, padding, dilation = (tuple(a[i] for a in axes) for i in range(5))
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) + size
+    stride = None if stride == kernel and draw(st.booleans()) else stride
+    if name == "max_pool2d":
+        return OpSample(name, [draw(S.distinct_arrays(shape))], kernel_size=kernel, stride=stride, padding=padding,
+                        dilation=dilation)
+    return OpSample(name, [draw(S.arrays(shape))], kernel_size=kernel, stride=stride, padding=padding,
+                    count_include_pad=draw(st.booleans()))
+
+
+@st.composite
+def pad_cases(draw):
+    """Constant padding of any axes; reflect/edge/wrap/symmetric of the last one or two axes of a 3-D or 4-D
+    array (what PyTorch's F.pad can express), reflect narrower than the side, wrap at most the side."""
+    mode = draw(st.sampled_from(["constant", "reflect", "symmetric", "edge", "wrap"]))
+    if mode == "constant":
+        shape = draw(S.shapes(min_dims=1, max_dims=3))
+        padded = range(len(shape))
+    else:
+        shape = draw(S.shapes(min_dims=3, max_dims=4, max_side=3))
+        k = 2 if len(shape) == 4 else draw(st.integers(1, 2))
+        padded = range(len(shape) - k, len(shape))
+    limit = {"reflect": lambda n: n - 1, "wrap": lambda n: n}.get(mode, lambda n: 2)
+    widths = tuple((draw(st.integers(0, min(2, limit(n)))), draw(st.integers(0, min(2, limit(n)))))
+                   if a in padded else (0, 0) for a, n in enumerate(shape))
+    params = {"widths": widths, "mode": mode}
+    if mode == "constant":
+        params["value"] = draw(st.sampled_from([0.0, -1.5]))
+    return OpSample("pad", [draw(S.arrays(shape))], **params)
+
+
+@st.composite
+def standardize_cases(draw):
+    """Distinct entries (a spread that finite differences can follow), any axes reducing >= 2 of them, an eps."""
+    shape = draw(S.shapes(min_dims=1, max_dims=3))
+    axis = draw(S.axes(shape))
+    assume(S.reduced_count(shape, axis) >= 2)
+    return OpSample("standardize", [draw(S.distinct_arrays(shape, gap=0.05))], axis=axis,
+                    eps=draw(st.sampled_from([1e-5, 0.1])))
 
 # ----------------------------------------------------------------------------- NumPy references
 def _axes(axis, ndim):
@@ -522,6 +653,161 @@ def _np_triangle(lower):
 
     return apply
 
+
+# CNN family: written with loops over the output pixels (independent of the ops' im2col)
+def _np_pad_zeros(x, p):
+    return np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
+
+
+def _np_conv2d(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    (s0, s1), (d0, d1) = stride, dilation
+    xp = _np_pad_zeros(x, padding)
+    oh = (h + 2 * padding[0] - d0 * (kh - 1) - 1) // s0 + 1
+    ow = (wd + 2 * padding[1] - d1 * (kw - 1) - 1) // s1 + 1
+    y = np.zeros((n, o, oh, ow))
+    og = o // groups
+    for oc in range(o):
+        g = oc // og
+        for p in range(oh):
+            for q in range(ow):
+                patch = xp[:, g * cg:(g + 1) * cg, p * s0:p * s0 + d0 * (kh - 1) + 1:d0,
+                           q * s1:q * s1 + d1 * (kw - 1) + 1:d1]
+                y[:, oc, p, q] = np.einsum("ncij,cij->n", patch, w[oc])
+    return y if b is None else y + b.reshape(1, -1, 1, 1)
+
+
+def _np_conv_transpose2d(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
+                         output_padding=(0, 0)):
+    """Scatter each input pixel's w-weighted window into the (padded) output, then crop the padding."""
+    n, c_in, h, wd = x.shape
+    _, cg, kh, kw = w.shape
+    (s0, s1), (d0, d1), (p0, p1) = stride, dilation, padding
+    oh = (h - 1) * s0 - 2 * p0 + d0 * (kh - 1) + output_padding[0] + 1
+    ow = (wd - 1) * s1 - 2 * p1 + d1 * (kw - 1) + output_padding[1] + 1
+    full = np.zeros((n, cg * groups, oh + 2 * p0, ow + 2 * p1))
+    ig = c_in // groups
+    for ci in range(c_in):
+        g = ci // ig
+        for p in range(h):
+            for q in range(wd):
+                for i in range(kh):
+                    for j in range(kw):
+                        full[:, g * cg:(g + 1) * cg, p * s0 + i * d0, q * s1 + j * d1] += \
+                            x[:, ci, p, q, None] * w[ci, :, i, j]
+    y = full[:, :, p0:p0 + oh, p1:p1 + ow]
+    return y if b is None else y + b.reshape(1, -1, 1, 1)
+
+
+def _np_conv2d_weight(x, g, kernel_size, stride, padding, dilation, groups):
+    """dL/dw of L = Σ g · conv2d(x, w), summed pixel by pixel."""
+    n, c, _, _ = x.shape
+    o, oh, ow = g.shape[1:]
+    kh, kw = kernel_size
+    (s0, s1), (d0, d1) = stride, dilation
+    xp = _np_pad_zeros(x, padding)
+    cg, og = c // groups, o // groups
+    w = np.zeros((o, cg, kh, kw))
+    for oc in range(o):
+        grp = oc // og
+        for p in range(oh):
+            for q in range(ow):
+                patch = xp[:, grp * cg:(grp + 1) * cg, p * s0:p * s0 + d0 * (kh - 1) + 1:d0,
+                           q * s1:q * s1 + d1 * (kw - 1) + 1:d1]
+                w[oc] += np.einsum("n,ncij->cij", g[:, oc, p, q], patch)
+    return w
+
+
+def _np_unfold(x, kernel_size, dilation, padding, stride):
+    n, c, h, wd = x.shape
+    (kh, kw), (d0, d1), (s0, s1) = kernel_size, dilation, stride
+    xp = _np_pad_zeros(x, padding)
+    oh = (h + 2 * padding[0] - d0 * (kh - 1) - 1) // s0 + 1
+    ow = (wd + 2 * padding[1] - d1 * (kw - 1) - 1) // s1 + 1
+    cols = np.zeros((n, c * kh * kw, oh * ow))
+    for ch in range(c):
+        for i in range(kh):
+            for j in range(kw):
+                for p in range(oh):
+                    for q in range(ow):
+                        cols[:, (ch * kh + i) * kw + j, p * ow + q] = xp[:, ch, p * s0 + i * d0, q * s1 + j * d1]
+    return cols
+
+
+def _np_fold(cols, output_size, kernel_size, dilation, padding, stride):
+    (h, wd), (kh, kw), (d0, d1), (s0, s1), (p0, p1) = output_size, kernel_size, dilation, stride, padding
+    n, c = cols.shape[0], cols.shape[1] // (kh * kw)
+    oh = (h + 2 * p0 - d0 * (kh - 1) - 1) // s0 + 1
+    ow = (wd + 2 * p1 - d1 * (kw - 1) - 1) // s1 + 1
+    full = np.zeros((n, c, h + 2 * p0, wd + 2 * p1))
+    for ch in range(c):
+        for i in range(kh):
+            for j in range(kw):
+                for p in range(oh):
+                    for q in range(ow):
+                        full[:, ch, p * s0 + i * d0, q * s1 + j * d1] += cols[:, (ch * kh + i) * kw + j, p * ow + q]
+    return full[:, :, p0:p0 + h, p1:p1 + wd]
+
+
+def _np_pool(x, kernel_size, stride, padding, dilation, reduce):
+    """Each output pixel from its window, padding dropped (``reduce(values, count_in_window)``)."""
+    n, c, h, wd = x.shape
+    (kh, kw), (p0, p1), (d0, d1) = kernel_size, padding, dilation
+    s0, s1 = kernel_size if stride is None else stride
+    oh = (h + 2 * p0 - d0 * (kh - 1) - 1) // s0 + 1
+    ow = (wd + 2 * p1 - d1 * (kw - 1) - 1) // s1 + 1
+    y = np.zeros((n, c, oh, ow))
+    for p in range(oh):
+        for q in range(ow):
+            rows = [p * s0 + i * d0 - p0 for i in range(kh)]
+            cols = [q * s1 + j * d1 - p1 for j in range(kw)]
+            inside = [(r, k) for r in rows for k in cols if 0 <= r < h and 0 <= k < wd]
+            values = np.stack([x[:, :, r, k] for r, k in inside], axis=-1)
+            y[:, :, p, q] = reduce(values, len(inside))
+    return y
+
+
+def _np_max_pool2d(x, kernel_size, stride=None, padding=(0, 0), dilation=(1, 1)):
+    return _np_pool(x, kernel_size, stride, padding, dilation, lambda v, m: v.max(axis=-1))
+
+
+def _np_avg_pool2d(x, kernel_size, stride=None, padding=(0, 0), count_include_pad=True):
+    kk = kernel_size[0] * kernel_size[1]
+    return _np_pool(x, kernel_size, stride, padding, (1, 1),
+                    lambda v, m: v.sum(axis=-1) / (kk if count_include_pad else m))
+
+
+def _pad_source(i: int, n: int, mode: str) -> int:
+    """The index of x that padded position i (relative to x's start) copies, by the mode's rule."""
+    while not 0 <= i < n:
+        if mode == "edge":
+            i = min(max(i, 0), n - 1)
+        elif mode == "wrap":
+            i %= n
+        elif mode == "reflect":
+            i = -i if i < 0 else 2 * (n - 1) - i
+        else:  # symmetric
+            i = -i - 1 if i < 0 else 2 * n - 1 - i
+    return i
+
+
+def _np_pad(x, widths, mode, value=0.0):
+    shape = tuple(n + b + a for n, (b, a) in zip(x.shape, widths))
+    y = np.empty(shape)
+    for pos in np.ndindex(*shape):
+        rel = [i - b for i, (b, _) in zip(pos, widths)]
+        if mode == "constant":
+            y[pos] = x[tuple(rel)] if all(0 <= r < n for r, n in zip(rel, x.shape)) else value
+        else:
+            y[pos] = x[tuple(_pad_source(r, n, mode) for r, n in zip(rel, x.shape))]
+    return y
+
+
+def _np_standardize(x, axis, eps):
+    axes = _axes(axis, x.ndim)
+    centered = x - x.mean(axis=axes, keepdims=True)
+    return centered / np.sqrt((centered ** 2).mean(axis=axes, keepdims=True) + eps)
 
 # ----------------------------------------------------------------------------- PyTorch references
 def _dims(axis, ndim):
@@ -775,6 +1061,52 @@ def _t_norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002
         return T.linalg.vector_norm(x, 2 if ord is None else ord, dim=_dims(axis, x.ndim), keepdim=keepdims)
     return T.linalg.matrix_norm(x, ord, dim=(0, 1) if axis is None else axis, keepdim=keepdims)
 
+# CNN family
+def _t_conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    return T.nn.functional.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+def _t_conv_transpose2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, output_padding=0):
+    return T.nn.functional.conv_transpose2d(x, w, b, stride=stride, padding=padding, output_padding=output_padding,
+                                            groups=groups, dilation=dilation)
+
+
+def _t_conv2d_weight(x, g, kernel_size, stride, padding, dilation, groups):
+    """conv2d's weight gradient by torch's autograd (differentiable again: create_graph)."""
+    w = T.zeros((g.shape[1], x.shape[1] // groups) + tuple(kernel_size), dtype=x.dtype, requires_grad=True)
+    y = T.nn.functional.conv2d(x, w, None, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    return T.autograd.grad(y, w, grad_outputs=g, create_graph=True)[0]
+
+
+def _t_avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
+    return T.nn.functional.avg_pool2d(x, kernel_size, stride=kernel_size if stride is None else stride,
+                                      padding=padding, count_include_pad=count_include_pad)
+
+
+_T_PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}
+
+
+def _t_pad(x, widths, mode, value=0.0):
+    """F.pad (widths from the last axis backwards; the cases pad at most the last two axes in the modes
+    that copy); symmetric, which torch lacks, as index_select of the source positions by mode's rule."""
+    if mode == "symmetric":
+        for axis, (b, a) in enumerate(widths):
+            n = x.shape[axis]
+            src = [_pad_source(i - b, n, mode) for i in range(n + b + a)]
+            x = x.index_select(axis, T.tensor(src, dtype=T.int64))
+        return x
+    flat = [w for pair in reversed(widths) for w in pair]
+    if mode != "constant":
+        flat = flat[:4] if len(widths) == 4 or any(widths[-2]) else flat[:2]
+    if mode == "constant":
+        return T.nn.functional.pad(x, flat, mode="constant", value=value)
+    return T.nn.functional.pad(x, flat, mode=_T_PAD_MODES[mode])
+
+
+def _t_standardize(x, axis, eps):
+    dims = _dims(axis, x.ndim)
+    centered = x - x.mean(dim=dims, keepdim=True)
+    return centered / T.sqrt(centered.pow(2).mean(dim=dims, keepdim=True) + eps)
 
 # ----------------------------------------------------------------------------- the table
 def _case(name, strategy, numpy, torch=None, **flags) -> OpCase:
@@ -902,6 +1234,22 @@ _CASES = [
     _case("cumprod", scan_cases("cumprod", lambda s: S.arrays(s, with_zeros(-2.0, 2.0))), _np_cumprod,
           lambda x, axis: T.cumprod(x, dim=axis)),
     _case("norm", norm_cases(), _np_norm, _t_norm, smooth=False),  # (ords 1 and ±inf are piecewise linear)
+    # CNN family: convolution, pooling, padding, standardization
+    _case("conv2d", conv2d_cases(), _np_conv2d, _t_conv2d),
+    _case("conv_transpose2d", conv_transpose2d_cases(), _np_conv_transpose2d, _t_conv_transpose2d),
+    _case("conv2d_weight", conv2d_weight_cases(), _np_conv2d_weight, _t_conv2d_weight),
+    _case("unfold", unfold_cases(), _np_unfold,
+          lambda x, kernel_size, dilation, padding, stride: T.nn.functional.unfold(
+              x, kernel_size, dilation, padding, stride)),
+    _case("fold", fold_cases(), _np_fold,
+          lambda x, output_size, kernel_size, dilation, padding, stride: T.nn.functional.fold(
+              x, output_size, kernel_size, dilation, padding, stride)),
+    _case("max_pool2d", pool_cases("max_pool2d"), _np_max_pool2d,
+          lambda x, kernel_size, stride, padding, dilation: T.nn.functional.max_pool2d(
+              x, kernel_size, kernel_size if stride is None else stride, padding, dilation), smooth=False),
+    _case("avg_pool2d", pool_cases("avg_pool2d"), _np_avg_pool2d, _t_avg_pool2d),
+    _case("pad", pad_cases(), _np_pad, _t_pad),
+    _case("standardize", standardize_cases(), _np_standardize, _t_standardize),
 ]
 
 #: op name -> OpCase (see the module docstring).

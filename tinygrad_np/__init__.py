@@ -29,6 +29,7 @@ from .functions import (  # op coverage: more elementwise ops, products, scans, 
     arccos, arcsin, arctan, arctan2, cos, cosh, cumprod, cumsum, elu, erf, erfc, exp2, expm1, gelu, hardswish, hypot,
     log1p, log2, log10, logaddexp, mish, norm, prod, relu6, sign, silu, sin, sinh, softplus, square, tan,
 )
+from .functions import pad  # CNN family
 from .modes import (
     AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, watch_gradients,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "squeeze", "unsqueeze", "expand_dims", "flatten", "concatenate", "stack",
     "flip", "roll", "repeat", "tile", "moveaxis", "tril", "triu", "split", "array_split", "ravel", "permute",
     "einsum", "tensordot", "dot", "inner", "outer", "diagonal", "trace", "diag",
+    "pad",  # CNN family
     "nn", "optim", "data", "gradcheck", "gradgradcheck", "GradcheckReport", "GradcheckError",
     "functional", "viz", "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian",
     "hessian", "hvp", "vmap", "custom_vjp", "custom_jvp", "checkpoint",

@@ -393,6 +393,16 @@ def trace(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
 
 def diag(x: Any, k: int = 0) -> Tensor:
     return as_tensor(x).diag(k)
+# ----------------------------------------------------------------------------- CNN family: padding
+def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: float = 0.0) -> Tensor:
+    """NumPy's ``np.pad``: ``pad_width`` an int, a (before, after) pair, or one pair per axis; mode
+    constant (with a scalar ``constant_values``), reflect, symmetric, edge or wrap. One ``pad`` op."""
+    x = as_tensor(x)
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2)) if x.ndim else np.zeros((0, 2), int)
+    if np.ndim(constant_values) != 0:
+        raise ValueError("pad: constant_values must be a scalar (one value for every side)")
+    return Tensor.apply("pad", x, widths=tuple((int(b), int(a)) for b, a in widths), mode=mode,
+                        value=float(constant_values))
 
 
 def _on_arrays(func: Any):
@@ -426,6 +436,8 @@ NUMPY_FUNCTIONS.update({
     np.arctan: arctan, np.arctan2: arctan2, np.square: square, np.log1p: log1p, np.expm1: expm1, np.log2: log2,
     np.log10: log10, np.exp2: exp2, np.logaddexp: logaddexp, np.hypot: hypot, np.sign: sign,
     np.prod: prod, np.cumsum: cumsum, np.cumprod: cumprod, np.linalg.norm: norm,
+    # CNN family
+    np.pad: pad,
 })
 NUMPY_FUNCTIONS.update({f: _on_arrays(f) for f in (
     np.shape, np.ndim, np.size, np.allclose, np.isclose, np.array_equal, np.isnan, np.isinf, np.isfinite,
