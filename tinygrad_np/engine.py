@@ -283,12 +283,12 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Tensor], *, inputs: Se
     ``create_graph=True`` records the VJPs as a graph; otherwise the fast layer's rules may run."""
     order = topological_order(roots)
     wanted = None if inputs is None else {id(x): k for k, x in enumerate(inputs)}
-    if wanted is not None:  # only the nodes through which a wanted input reaches the roots
+    if wanted is not None:  # only the steps through which a wanted input reaches the roots
         useful = set(wanted)
         for t in reversed(order):  # producers first
-            if id(t) in useful or any(id(x) in useful for x in t._ctx.inputs):
+            if any(id(x) in useful for x in t._ctx.inputs):
                 useful.add(id(t))
-        order = [t for t in order if id(t) in useful]
+        order = [t for t in order if id(t) in useful]  # (a wanted input's own node runs only if that leads on)
     lowered = LOWERED_VJPS if modes.state.fast and not create_graph else None
     grads: dict[int, Tensor] = {}  # id(tensor) -> its gradient so far
     leaves: dict[int, Tensor] = {}  # id(leaf) -> the leaves that received a gradient
@@ -309,15 +309,17 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Tensor], *, inputs: Se
             if root.requires_grad:
                 deliver(root, seed)
         for t in order:
+            steps = wanted is None or any(id(x) in useful for x in t._ctx.inputs)
             g = grads.pop(id(t), None)
             if g is not None:
                 if t._hooks:
                     g = run_hooks(t, g)
                 if wanted is not None and id(t) in wanted:
                     results[wanted[id(t)]] = g
-                for _, x, _, gx in backward_step(t, g, lowered):
-                    deliver(x, gx)
-            if not retain_graph:
+                if steps:
+                    for _, x, _, gx in backward_step(t, g, lowered):
+                        deliver(x, gx)
+            if steps and not retain_graph:
                 t._ctx.release()
         for key, x in leaves.items():
             g = run_hooks(x, grads[key]) if x._hooks else grads[key]

@@ -535,3 +535,16 @@ def test_an_op_applied_without_its_optional_parameters_differentiates_with_the_f
                 if p.default is not p.empty}
     Tensor.apply(name, ref, **defaults).backward(g)
     assert np.array_equal(x.grad.data, ref.grad.data)
+
+
+def test_gradients_with_respect_to_an_intermediate_leave_the_graph_below_it_intact():
+    """``autograd_grad(y, [h])`` stops at h: h's own node is not run (nor freed), so a later
+    backward through h still works."""
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    h = x * x
+    y, z = (h * 3).sum(), (h * 5).sum()
+    (gh,) = tg.autograd_grad([y], [h])
+    np.testing.assert_array_equal(gh.data, [3.0, 3.0])
+    assert not h._ctx.released
+    z.backward()
+    np.testing.assert_array_equal(x.grad.data, [10.0, 20.0])
