@@ -194,6 +194,9 @@ class Tensor(TensorMethods, InPlaceWrites):
                                f"input shapes {shapes}, output shape {out.shape}", modes.user_code_line())
         if fn is not None and out._data.dtype.kind == "f":
             record(fn, out)
+        if state.op_watchers:
+            for watch in state.op_watchers:
+                watch(cls, inputs, params, out)
         return out
 
     # ------------------------------------------------------------------ backward
