@@ -1,19 +1,21 @@
-"""``python -m experiments {eps-sweep,mlp-check,mutants} [options]``."""
+"""``python -m experiments {eps-sweep,mlp-check,mutants,taylor,fwd-vs-rev,checkpoint} [options]``."""
 from __future__ import annotations
 
 import argparse
 import sys
 from typing import Sequence
 
-from . import eps_sweep, mlp_check, mutants
+from . import checkpointing, eps_sweep, fwd_vs_rev, mlp_check, mutants, taylor
 
-MODULES = {"eps-sweep": eps_sweep, "mlp-check": mlp_check, "mutants": mutants}
+MODULES = {"eps-sweep": eps_sweep, "mlp-check": mlp_check, "mutants": mutants, "taylor": taylor,
+           "fwd-vs-rev": fwd_vs_rev, "checkpoint": checkpointing}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m experiments",
-        description="Gradient-checking experiments for tinygrad_np (outputs go to --out; see docs/experiments.md).",
+        description="Experiments on checking derivatives and on what the transformations cost, for tinygrad_np "
+                    "(outputs go to --out; see docs/experiments.md).",
     )
     sub = parser.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")
     for name, module in MODULES.items():

@@ -4,13 +4,19 @@
 inputs inside the op's domain and away from its kinks and ties (so finite differences are
 meaningful), the op's keyword parameters, and its constant inputs (``where``'s condition,
 ``cross_entropy``'s labels), which are not differentiated. Shapes are small (at most 4 per side,
-3 dims).
+3 dims). The comparisons and argmax/argmin have no gradient but a batching rule: they have
+generators too.
+
+``batch_plan(case)`` turns an example into a batch of examples for ``vmap``: a batch size, each
+input's batch axis (or None: shared by every example) and the stacked inputs, drawn from a seed
+that depends only on the example (so every check of the same example sees the same plan).
 
 A ``Case`` applies an op given by name or by class (``Tensor.apply`` takes either), so the
 experiments can run a subclass of the op's class (a mutant) without touching the registry.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -320,6 +326,13 @@ def _stack(rng: Rng) -> tuple:
     return [uniform(rng, shp) for _ in range(k)], {"axis": int(rng.integers(0, len(shp) + 1))}
 
 
+def _index_reduction(rng: Rng) -> tuple:
+    """argmax/argmin: distinct values (no ties), axis None or one axis, keepdims or not."""
+    shp = shape(rng, 1)
+    axis = None if rng.random() < 0.3 else int(rng.integers(-len(shp), len(shp)))
+    return [distinct(rng, shp)], {"axis": axis, "keepdims": bool(rng.random() < 0.4)}
+
+
 def _cross_entropy(rng: Rng) -> tuple:
     n, c = (int(v) for v in rng.integers(1, 5, size=2))
     return ([uniform(rng, (n, c), -3.0, 3.0)], {"reduction": str(rng.choice(["mean", "sum", "none"]))},
@@ -343,6 +356,10 @@ _DRAW: dict[str, Callable[[Rng], tuple]] = {
     "reshape": _reshape, "transpose": _transpose, "expand": _expand,
     "getitem": _getitem, "scatter_add": _scatter_add, "concatenate": _concatenate, "stack": _stack,
     "cross_entropy": _cross_entropy,
+    # no gradient (integer or boolean results), but a batching rule (the mutants' ``batch`` mode)
+    "argmax": _index_reduction, "argmin": _index_reduction,
+    "less": _binary(), "less_equal": _binary(), "greater": _binary(), "greater_equal": _binary(),
+    "equal": _binary(), "not_equal": _binary(),
 }
 
 
@@ -362,3 +379,49 @@ def seeded_case(name: str, seed: int, k: int) -> Case:
     """Example number ``k`` of op ``name`` for run seed ``seed`` (stable across runs and op order)."""
     key = sum(ord(c) * 31 ** i for i, c in enumerate(name)) % (2 ** 31)
     return draw_case(name, np.random.default_rng([seed, key, k]))
+
+
+# ----------------------------------------------------------------------------- batches of examples
+@dataclass
+class BatchPlan:
+    """A batch of ``size`` examples made from one ``Case``: example k's differentiable inputs are the
+    case's times positive factors in [0.5, 1.5] drawn per entry (signs, order of magnitude and domain
+    kept: log's inputs stay positive); ``in_axes[i]`` is input i's batch axis in ``stacked[i]``, or
+    None for an input shared by every example (``stacked[i]`` is then the case's own input). The
+    constant inputs are shared."""
+
+    size: int
+    in_axes: tuple[int | None, ...]
+    stacked: list[np.ndarray]
+    examples: list[list[np.ndarray]]  # examples[k][i]: input i of example k
+
+    def shared(self) -> list[int]:
+        return [i for i, ax in enumerate(self.in_axes) if ax is None]
+
+
+def _plan_seed(case: Case) -> int:
+    digest = hashlib.sha256(case.describe().encode())
+    for x in case.inputs:
+        digest.update(np.ascontiguousarray(x).tobytes())
+    return int.from_bytes(digest.digest()[:8], "little")
+
+
+def batch_plan(case: Case) -> BatchPlan:
+    """The batch ``vmap`` runs for ``case`` (see ``BatchPlan``): each input shared with probability
+    0.3 (at least one batched), its batch axis anywhere in the stack; the batch size 2-4, or the
+    leading size of a shared input in half the draws where there is one (so that reading that input
+    as a stack of examples typechecks)."""
+    rng = np.random.default_rng(_plan_seed(case))
+    n = len(case.inputs)
+    axes: list[int | None] = [None if rng.random() < 0.3 else int(rng.integers(0, x.ndim + 1)) for x in case.inputs]
+    if all(ax is None for ax in axes):
+        axes[int(rng.integers(0, n))] = 0
+    leading = [case.inputs[i].shape[0] for i in range(n) if axes[i] is None and case.inputs[i].ndim
+               and case.inputs[i].shape[0] > 1]
+    size = int(rng.choice(leading)) if leading and rng.random() < 0.5 else int(rng.integers(2, 5))
+    examples = [[np.asarray(x * rng.uniform(0.5, 1.5, x.shape), dtype=x.dtype) if ax is not None else x
+                 for x, ax in zip(case.inputs, axes)]
+                for _ in range(size)]
+    stacked = [np.stack([ex[i] for ex in examples], axis=ax) if ax is not None else case.inputs[i]
+               for i, ax in enumerate(axes)]
+    return BatchPlan(size, tuple(axes), stacked, examples)

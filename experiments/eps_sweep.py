@@ -85,6 +85,8 @@ def op_problem(name: str, x0: float | None = None, seed: int = 0) -> Problem:
         raise ValueError(f"unknown op {name!r}; the registry has {sorted(OPS)}")
     if not has_generator(name):
         raise ValueError(f"no input generator for op {name!r} (add one to experiments/cases.py)")
+    if not callable(getattr(OPS[name], "vjp", None)):
+        raise ValueError(f"op {name!r} has no gradient (its results are integers or booleans)")
     case = seeded_case(name, seed, 0)
     inputs = [x.copy() for x in case.inputs]
     with no_grad():

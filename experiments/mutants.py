@@ -1,11 +1,16 @@
-"""Bug injection: are plausible wrong VJP and JVP rules caught, and by the check meant to catch them?
+"""Bug injection: are plausible wrong VJP, JVP and batching rules caught, by the check meant to catch them?
 
 A *mutant* is a subclass of an op's class whose ``vjp(self, i, g, y)`` (or ``jvp(self, i, t, y)``)
 is wrong in one designed way: a sign flip, a scale, the upstream gradient or tangent ignored, a
 dropped term, a wrong factor, axis or mask, forgotten keepdims, un-broadcasting done wrongly, a
-transposed matmul rule, a float32 result, an ndarray instead of a Tensor. The op classes and the
-registry are never touched: the harness applies the subclass itself (``Tensor.apply`` takes a
-class), on examples drawn by ``cases.py``, until the mutant is caught or ``max_examples`` pass.
+transposed matmul rule, a float32 result, an ndarray instead of a Tensor. A *batching mutant*
+overrides the class's ``batch(values, bdims, params, level)`` (the rule ``vmap`` runs,
+``tinygrad_np/batching.py``) instead: the result said to be shared or its batch axis misplaced,
+the batch axes not moved to the front, a shared input read as a stack of examples, a reduction or
+softmax over an axis not shifted past the batch axis, batched inputs not padded to the output's
+rank. The op classes and the registry are never touched: the harness applies the subclass itself
+(``Tensor.apply`` takes a class), on examples drawn by ``cases.py``, until the mutant is caught or
+``max_examples`` pass.
 
 The textbook path. The fast layer's faster rules (``engine.LOWERED_VJPS``/``LOWERED_FORWARDS``)
 are keyed by the op's class, so a subclass is never lowered: the harness asserts that the class
@@ -16,11 +21,15 @@ Each mutant says how it must end (``expect``); the possible outcomes are
 * ``gradcheck``: a VJP mutant's gradient disagrees with central differences (``tinygrad_np.gradcheck``);
 * ``jvpcheck``: a JVP mutant's tangent, from forward mode (``tinygrad_np.jvp``, which runs each
   op's ``jvp`` rule), disagrees with ``(f(x + h t) - f(x - h t)) / 2h`` in float64 (``jvp_check``);
+* ``vmapcheck``: a batching mutant's ``tinygrad_np.vmap`` of the op, on a batch of examples made
+  from the drawn one (``cases.batch_plan``: batch axes anywhere, some inputs shared), disagrees in
+  shape or values with a Python loop of the op over the examples (``vmap_check``);
 * ``invariant``: the engine refused the VJP (``engine.conform``'s RuntimeError: not a Tensor, or
   not the input's shape and dtype once un-broadcast), or forward mode refused the tangent (an error
-  raised through ``forward_mode.conform_tangent``: a shape that does not broadcast to the
-  output's); a mutant designed to raise (``raises``: exception type and message) also ends here
-  when that exception comes out of its rule;
+  raised through ``forward_mode.conform_tangent``: not a Tensor, a shape that does not broadcast to
+  the output's, a dtype that is neither the output's nor the input's); a mutant designed to raise (``raises``: exception type and message) also ends here
+  when that exception comes out of its rule (vmap checks nothing a batching rule returns, so a
+  batching mutant ends here only that way: an op refusing the shapes the wrong rule gives it);
 * ``survived``: every example passed: as designed only for a mutant documented as equivalent on
   the drawn domain, or as a known gap of the library, with the reason;
 * ``crashed``: any other exception (an AttributeError or TypeError inside a rule or the harness,
@@ -45,6 +54,7 @@ from matplotlib.figure import Figure
 
 import tinygrad_np
 from tinygrad_np import OPS, Function, Tensor, engine, forward_mode, no_grad
+from tinygrad_np.batching import batch_size, front, stacked
 from tinygrad_np.engine import unbroadcast
 from tinygrad_np.functions import where
 from tinygrad_np.gradcheck import DEFAULTS, gradcheck
@@ -52,14 +62,16 @@ from tinygrad_np.ops.elementwise import ReLU as ReLUOp
 from tinygrad_np.ops.linalg import Linear as LinearOp
 from tinygrad_np.ops.reduce import Var as VarOp
 from tinygrad_np.ops.reduce import kept_shape, normalize_axes
+from tinygrad_np.tracing import new_level
 
-from .cases import Case, has_generator, seeded_case
+from .cases import Case, batch_plan, has_generator, seeded_case
 
 Rule = Callable[[Any, int, Tensor, Tensor], Any]  # (node, i, g or t, y) -> Tensor | None
 DEFAULT_OUT = "runs/experiments/mutants"
 MAX_DRAWS_PER_EXAMPLE = 40  # draws allowed per usable example (for mutants restricted by ``applies``)
-MODES = ("vjp", "jvp")
-OUTCOMES = ("gradcheck", "jvpcheck", "invariant", "survived", "crashed")
+MODES = ("vjp", "jvp", "batch")
+OUTCOMES = ("gradcheck", "jvpcheck", "vmapcheck", "invariant", "survived", "crashed")
+CHECK_OF = {"vjp": "gradcheck", "jvp": "jvpcheck", "batch": "vmapcheck"}  # the check meant to catch each mode
 H = DEFAULTS[np.dtype(np.float64)][0]  # the JVP check's step, with gradcheck's float64 tolerances
 ATOL, RTOL = DEFAULTS[np.dtype(np.float64)][1:]
 
@@ -71,10 +83,12 @@ class HarnessError(RuntimeError):
 # ----------------------------------------------------------------------------- the mutants
 @dataclass(frozen=True)
 class Mutant:
-    """A wrong ``mode`` rule ("vjp" or "jvp") of op ``op``: ``kind`` is the bug family, ``rule``
-    the wrong formula in words, ``wrong(node, i, g_or_t, y)`` the rule itself.
+    """A wrong ``mode`` rule ("vjp", "jvp" or "batch") of op ``op``: ``kind`` is the bug family,
+    ``rule`` the wrong formula in words, ``wrong(node, i, g_or_t, y)`` the rule itself (a batching
+    mutant: ``wrong(cls, values, bdims, params, level) -> (value, bdim)``).
 
-    ``expect``: "fd" (caught by finite differences: gradcheck or the JVP check), "invariant"
+    ``expect``: "fd" (caught by the mode's own check: finite differences for gradcheck and the JVP
+    check, vmap against a loop for the batching rules), "invariant"
     (refused for its type, shape or dtype, or raising ``raises``), "survives" (equivalent on the
     drawn domain) or "gap" (survives because the library does not check what it should: a known
     gap, also as designed once the library refuses it); ``reason`` says why for the last two.
@@ -94,7 +108,7 @@ class Mutant:
     def expected(self) -> str:
         """The outcome this mutant must have."""
         if self.expect == "fd":
-            return "gradcheck" if self.mode == "vjp" else "jvpcheck"
+            return CHECK_OF[self.mode]
         return "survived" if self.expect in ("survives", "gap") else "invariant"
 
     @property
@@ -120,8 +134,13 @@ def _mutant_jvp(fn: Any, i: int, t: Tensor, y: Tensor) -> Any:
     return cls.mutant.wrong(fn, i, t, y)
 
 
-_MUTANT_RULES = {"vjp": _mutant_vjp, "jvp": _mutant_jvp}
-RULE_CODES = {f.__code__ for f in _MUTANT_RULES.values()}  # a traceback through these: raised in a mutant's rule
+def _mutant_batch(cls: Any, values: list, bdims: list, params: dict, level: int) -> Any:
+    cls.calls += 1
+    return cls.mutant.wrong(cls, values, bdims, params, level)
+
+
+_MUTANT_RULES = {"vjp": _mutant_vjp, "jvp": _mutant_jvp, "batch": classmethod(_mutant_batch)}
+RULE_CODES = {f.__code__ for f in (_mutant_vjp, _mutant_jvp, _mutant_batch)}  # raised in a mutant's rule
 
 
 def subclass(base: type[Function], name: str, body: dict[str, Any]) -> type[Function]:
@@ -316,22 +335,14 @@ def not_keepdims(case: Case) -> bool:
 
 
 # ----------------------------------------------------------------------------- the catalogue
-NDARRAY_GAP = ("forward mode passes an ndarray from a JVP rule through as the tangent "
-               "(forward_mode.conform_tangent checks only its shape); the engine refuses it in a VJP")
-FLOAT32_GAP = ("forward mode casts a tangent to the output's dtype whatever it was (forward_mode.conform_tangent), "
-               "and float32 rounding is far below any finite-difference tolerance; the engine refuses it in a VJP")
-
-
 def generic(name: str, mode: str) -> list[Mutant]:
     """The mutants every op gets: built on the op's own rule ``base.vjp``/``base.jvp``."""
     base = getattr(OPS[name], mode)
     up = "upstream gradient g" if mode == "vjp" else "tangent t"
-    refused = {"expect": "invariant"} if mode == "vjp" else {"expect": "gap"}
     out = [Mutant(name, mode, "convention", f"the {mode.upper()} returned as an ndarray (the array convention)",
-                  lambda f, i, g, y: base(f, i, g, y).numpy(), **refused, reason="" if mode == "vjp" else NDARRAY_GAP),
+                  lambda f, i, g, y: base(f, i, g, y).numpy(), expect="invariant"),
            Mutant(name, mode, "dtype", f"the {mode.upper()} cast to float32",
-                  lambda f, i, g, y: base(f, i, g, y).astype(np.float32), **refused,
-                  reason="" if mode == "vjp" else FLOAT32_GAP)]
+                  lambda f, i, g, y: base(f, i, g, y).astype(np.float32), expect="invariant")]
     if name != "sign":  # sign's derivative is 0: negated, doubled or ones-fed it is still 0
         out = [Mutant(name, mode, "sign", f"the {mode.upper()} negated", lambda f, i, g, y: negated(base(f, i, g, y))),
                Mutant(name, mode, "scale", f"the {mode.upper()} doubled", lambda f, i, g, y: scaled(base(f, i, g, y))),
@@ -569,6 +580,222 @@ JVP: dict[str, list[tuple]] = {  # op -> [(kind, rule, wrong[, options])]
 }
 
 
+# ----------------------------------------------------------------------------- batching mutants
+def base_batch(name: str) -> Callable[..., tuple[Tensor, Any]]:
+    """Op ``name``'s batching rule as a plain function of (cls, values, bdims, params, level): called
+    with the mutant's class, so the ops it applies are the mutant's (with the op's own forward)."""
+    return OPS[name].batch.__func__
+
+
+def example_output(case: Case) -> np.ndarray:
+    """The op's output on the drawn example (one example: what each row of the batch looks like)."""
+    with no_grad():
+        return case.fn(*[Tensor(x) for x in case.inputs]).numpy()
+
+
+def output_has_axes(case: Case) -> bool:
+    """One example's output has at least one axis (so the stack has an axis besides the batch axis)."""
+    return example_output(case).ndim >= 1
+
+
+def batch_axis_not_first(case: Case) -> bool:
+    """Some batched input has its batch axis somewhere else than first (where forgetting to move
+    it matters)."""
+    return any(ax not in (None, 0) for ax in batch_plan(case).in_axes)
+
+
+def shared_fits_batch(case: Case, min_ndim: int = 1) -> bool:
+    """A shared differentiable input of at least ``min_ndim`` dims whose leading size is the batch
+    size (so it can be read as a stack of examples; concatenate needs them at least 1-D: ``min_ndim=2``)."""
+    plan = batch_plan(case)
+    return any(case.inputs[i].ndim >= min_ndim and case.inputs[i].shape[0] == plan.size for i in plan.shared())
+
+
+def read_as_stack(values: list, bdims: list) -> list:
+    """``bdims`` with the first unbatched input whose leading size is the batch size said to be
+    batched along axis 0 (a rule that takes a missing bdim for 0)."""
+    size, out = batch_size(values, bdims), list(bdims)
+    for k, (v, d) in enumerate(zip(values, bdims)):
+        if d is None and v.ndim and v.shape[0] == size:
+            out[k] = 0
+            break
+    return out
+
+
+def next_axis(result: tuple[Tensor, Any]) -> tuple[Tensor, Any]:
+    """A rule's result with its batch axis said to be the next axis (cyclically)."""
+    value, bdim = result
+    return value, (0 if bdim is None else bdim + 1) % value.ndim
+
+
+def unpadded_regime(case: Case) -> str:
+    """What broadcasting the batched inputs with their batch axis first but *not* padded to the
+    output's rank does: "correct" (every batched input has the output's rank), "silent" (the
+    stacks still broadcast: wrong axes against each other) or "raises" (they do not broadcast)."""
+    plan = batch_plan(case)
+    inputs = case.all_inputs([Tensor(x) for x in case.inputs])
+    axes = list(plan.in_axes)
+    for pos in sorted(case.constants):
+        axes.insert(pos, None)
+    rank = max(x.ndim for x in inputs)
+    if all(ax is None or x.ndim == rank for x, ax in zip(inputs, axes)):
+        return "correct"
+    shapes = [((plan.size,) if ax is not None else ()) + x.shape for x, ax in zip(inputs, axes)]
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        return "raises"
+    return "silent"
+
+
+def unpadded(cls: Any, values: list, bdims: list, params: dict, level: int) -> tuple[Tensor, int]:
+    """elementwise's rule without the size-1 axes after the batch axis."""
+    return Tensor.apply(cls, *[front(v, b) if b is not None else v for v, b in zip(values, bdims)], **params), 0
+
+
+def axis_given_non_negative(case: Case) -> bool:
+    """An ``axis`` parameter with a non-negative entry: not shifted past the batch axis, it names
+    another axis of the stack (a negative axis still names the same one)."""
+    axis = case.params.get("axis")
+    axes = () if axis is None else (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    return any(a >= 0 for a in axes)
+
+
+def unshifted_reduction(cls: Any, values: list, bdims: list, params: dict, level: int) -> tuple[Tensor, int]:
+    """reduction's rule with ``axis`` left as the example's axes (not shifted past the batch axis)."""
+    return Tensor.apply(cls, front(values[0], bdims[0]), *values[1:], **params), 0
+
+
+def unshifted_stacked(cls: Any, values: list, bdims: list, params: dict, level: int) -> tuple[Tensor, int]:
+    """along_axis's (and concatenate's, stack's) rule with ``axis`` not shifted past the batch axis."""
+    size = batch_size(values, bdims)
+    return Tensor.apply(cls, *[stacked(v, b, size) for v, b in zip(values, bdims)], **params), 0
+
+
+def batch_axis_last(cls: Any, values: list, bdims: list, params: dict, level: int) -> tuple[Tensor, int]:
+    """transpose's rule that moves the batch axis to the end and still says it is first."""
+    v = front(values[0], bdims[0])
+    return v.transpose(tuple(a % (v.ndim - 1) + 1 for a in params["axes"]) + (0,)), 0
+
+
+def ce_mean_over_batch(cls: Any, values: list, bdims: list, params: dict, level: int) -> tuple[Tensor, int]:
+    """cross_entropy's rule that averages the losses over the batch instead of over each example's rows."""
+    losses, _ = base_batch("cross_entropy")(cls, values, bdims, dict(params, reduction="none"), level)
+    return losses.mean(axis=0), 0
+
+
+def weights_taken_shared(cls: Any, values: list, bdims: list, params: dict, level: int) -> tuple[Tensor, int]:
+    """linear's one-GEMM path (the examples as more rows against shared weights) whatever W's and b's bdims."""
+    return Tensor.apply(cls, front(values[0], bdims[0]), *values[1:], **params), 0
+
+
+def several_inputs(name: str) -> bool:
+    """Whether op ``name``'s drawn examples ever have more than one differentiable input."""
+    return any(len(seeded_case(name, 0, k).inputs) > 1 for k in range(10))
+
+
+def has_constants(name: str) -> bool:
+    return bool(seeded_case(name, 0, 0).constants)
+
+
+def refused(name: str, wrong: Callable[..., Any], case: Case) -> bool:
+    """Does the wrong batching rule ``wrong`` hand one of its ops shapes the op refuses (a ValueError,
+    or getitem's IndexError) on this example's batch (``cases.batch_plan``)? It is run once on the
+    stacks, outside vmap and outside any check: this only decides which of a mutant's two regimes
+    the example is in."""
+    plan = batch_plan(case)
+    values, bdims = [Tensor(x) for x in plan.stacked], list(plan.in_axes)
+    for pos in sorted(case.constants):
+        values.insert(pos, Tensor(case.constants[pos]))
+        bdims.insert(pos, None)
+    with no_grad(), new_level() as level:
+        try:
+            wrong(textbook(name), values, bdims, dict(case.params), level)
+        except REFUSALS:
+            return True
+    return False
+
+
+def two_regimes(name: str, kind: str, rule: str, wrong: Callable[..., Any], applies: Callable[[Case], bool]
+                ) -> list[Mutant]:
+    """A batching mutant in its two regimes: where the wrong rule's ops accept the shapes it gives
+    them (a wrong stack: the vmap check must catch it) and where one refuses them (designed to raise
+    that ValueError or IndexError). Both are hunted; a regime that no drawn example reaches survives (not designed)."""
+    return [Mutant(name, "batch", kind, f"{rule}: ops accept the shapes", wrong,
+                   applies=lambda c: applies(c) and not refused(name, wrong, c)),
+            Mutant(name, "batch", kind, f"{rule}: an op refuses the shapes", wrong, expect="invariant",
+                   raises=(REFUSALS, ""), applies=lambda c: applies(c) and refused(name, wrong, c))]
+
+
+#: ops whose batching rule, told the wrong batch axes, can hand an op shapes it refuses: the ones that
+#: combine several stacks or reshape/scatter them (a unary elementwise op or a reduction never refuses)
+BROADCASTING = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "where", "less", "less_equal", "greater",
+                "greater_equal", "equal", "not_equal")  # the elementwise ops with several inputs
+JOINS = {"stack": (ValueError, "must have the same shape"), "concatenate": (ValueError, "do not match")}
+MOVE_AXIS_REFUSALS = {*BROADCASTING, "matmul", "linear", "linear_act", "reshape", "expand", "getitem", "scatter_add",
+                      "concatenate", "stack", "cross_entropy"}
+REFUSALS = (ValueError, IndexError)  # how an op refuses shapes or indices that do not fit
+
+
+def generic_batch(name: str) -> list[Mutant]:
+    """The batching mutants every op gets, built on the op's own rule."""
+    base = base_batch(name)
+
+    def batch_first(c, v, b, p, lv):
+        return base(c, v, [None if d is None else 0 for d in b], p, lv)
+
+    def shared_as_stack(c, v, b, p, lv):
+        return base(c, v, read_as_stack(v, b), p, lv)
+
+    out = [Mutant(name, "batch", "out-bdim", "the result said to be shared (out bdim None)",
+                  lambda c, v, b, p, lv: (base(c, v, b, p, lv)[0], None)),
+           Mutant(name, "batch", "out-bdim", "the result's batch axis said to be the next axis",
+                  lambda c, v, b, p, lv: next_axis(base(c, v, b, p, lv)), applies=output_has_axes)]
+    move = "the batch axes taken to be first (not moved to the front)"
+    if name in MOVE_AXIS_REFUSALS:
+        out += two_regimes(name, "move-axis", move, batch_first, batch_axis_not_first)
+    else:
+        out.append(Mutant(name, "batch", "move-axis", move, batch_first, applies=batch_axis_not_first))
+    shared = "a shared input read as a stack (missing bdim taken as 0)"
+    if name in BROADCASTING:  # a suffix of a shape that broadcasts broadcasts too: never refused
+        out.append(Mutant(name, "batch", "shared-input", shared, shared_as_stack, applies=shared_fits_batch))
+    elif name in JOINS:  # the input read as a stack has examples of one dim fewer than the others': refused
+        out.append(Mutant(name, "batch", "shared-input", shared, shared_as_stack,
+                          applies=lambda c: shared_fits_batch(c, min_ndim=2), expect="invariant", raises=JOINS[name]))
+    elif several_inputs(name) and not has_constants(name):
+        out += two_regimes(name, "shared-input", shared, shared_as_stack, shared_fits_batch)
+    return out
+
+
+BROADCAST_RAISES = (ValueError, "broadcast")
+UNPADDED = [("broadcast", "batched inputs not padded to the output's rank (the stacks still broadcast)", unpadded,
+             {"applies": lambda c: unpadded_regime(c) == "silent"}),
+            ("broadcast", "batched inputs not padded to the output's rank (the stacks do not broadcast)", unpadded,
+             {"applies": lambda c: unpadded_regime(c) == "raises", "expect": "invariant", "raises": BROADCAST_RAISES})]
+UNSHIFTED_REDUCTION = [("wrong-axis", "the reduced axes not shifted past the batch axis", unshifted_reduction,
+                        {"applies": axis_given_non_negative})]
+UNSHIFTED_ALONG = [("wrong-axis", "the axis not shifted past the batch axis", unshifted_stacked,
+                    {"applies": axis_given_non_negative})]
+
+BATCH: dict[str, list[tuple]] = {  # op -> [(kind, rule, wrong[, options])]
+    **{name: UNPADDED for name in BROADCASTING},
+    **{name: UNSHIFTED_REDUCTION for name in ("sum", "mean", "var", "std", "max", "min", "logsumexp")},
+    "softmax": UNSHIFTED_ALONG, "log_softmax": UNSHIFTED_ALONG,
+    "transpose": [("out-bdim", "the batch axis moved to the end, still said to be first", batch_axis_last)],
+    "stack": [("wrong-axis", "the new axis not shifted past the batch axis", unshifted_stacked)],
+    "concatenate": [("wrong-axis", "the axis not shifted past the batch axis (inputs of one size along it)",
+                     unshifted_stacked, {"applies": equal_sizes_along_axis}),
+                    ("wrong-axis", "the axis not shifted past the batch axis (inputs of other sizes: refused)",
+                     unshifted_stacked, {"applies": lambda c: several(c) and not equal_sizes_along_axis(c),
+                                         "expect": "invariant", "raises": (ValueError, "do not match")})],
+    "cross_entropy": [("wrong-axis", "the losses averaged over the batch, not over each example's rows",
+                       ce_mean_over_batch, {"applies": lambda c: c.params.get("reduction") == "mean"})],
+    "linear": [("shared-input", "per-example weights taken as shared (the one-GEMM path whatever W's bdim)",
+                weights_taken_shared, {"applies": lambda c: any(ax is not None for ax in batch_plan(c).in_axes[1:]),
+                                       "expect": "invariant", "raises": (ValueError, "do not fit")})],
+}
+
+
 def _ce_jvp(f: Any, t: Tensor, direction: Tensor) -> Tensor:
     """cross_entropy's JVP with ``direction`` in place of softmax(z) - onehot(y)."""
     per_row = (direction * t).sum(axis=1)
@@ -576,7 +803,7 @@ def _ce_jvp(f: Any, t: Tensor, direction: Tensor) -> Tensor:
 
 
 def _specific(name: str, mode: str) -> list[Mutant]:
-    table = VJP if mode == "vjp" else JVP
+    table = {"vjp": VJP, "jvp": JVP, "batch": BATCH}[mode]
     out = []
     for spec in table.get(name, []):
         kind, rule, wrong = spec[:3]
@@ -585,13 +812,15 @@ def _specific(name: str, mode: str) -> list[Mutant]:
 
 
 def has_rule(name: str, mode: str) -> bool:
-    """True if registry op ``name`` defines a ``mode`` rule (comparisons and argmax have none)."""
+    """True if registry op ``name`` defines a ``mode`` rule (comparisons and argmax have no VJP or JVP
+    rule, but a batching rule)."""
     return callable(getattr(OPS[name], mode, None))
 
 
 def mutants_for(name: str, modes: Sequence[str] = MODES) -> list[Mutant]:
     """Every mutant of op ``name``: the generic ones plus its specific wrong rules, per mode."""
-    return [m for mode in modes if has_rule(name, mode) for m in generic(name, mode) + _specific(name, mode)]
+    return [m for mode in modes if has_rule(name, mode)
+            for m in (generic_batch(name) if mode == "batch" else generic(name, mode)) + _specific(name, mode)]
 
 
 def harmless(name: str, mode: str = "vjp") -> Mutant:
@@ -643,7 +872,32 @@ def jvp_check(op: type[Function], case: Case, seed: int) -> str:
             f"{numeric.reshape(-1)[k]:.3g}")
 
 
-CHECKS = {"vjp": vjp_check, "jvp": jvp_check}
+def vmap_check(op: type[Function], case: Case, seed: int) -> str:
+    """``tinygrad_np.vmap`` of ``op`` (its batching rule) on the batch ``cases.batch_plan`` makes from the
+    example, against a Python loop of ``op`` over the examples, stacked: "" if they agree in shape
+    and values (float64: rtol 1e-10, atol 1e-12; the batched ops may sum in another order), else the
+    difference in words."""
+    plan = batch_plan(case)
+    fn = case.fn_for(op)
+    with no_grad():
+        loop = np.stack([np.asarray(fn(*[Tensor(x) for x in example]).numpy()) for example in plan.examples])
+        got = np.asarray(tinygrad_np.vmap(fn, in_axes=plan.in_axes)(*[Tensor(x) for x in plan.stacked]).numpy())
+    axes = ", ".join("-" if ax is None else str(ax) for ax in plan.in_axes)
+    if got.shape != loop.shape:
+        return f"vmap gave shape {got.shape}, the loop over {plan.size} examples {loop.shape} (in_axes {axes})"
+    if got.dtype.kind == "f":
+        tol = (1e-10, 1e-12) if got.dtype == np.float64 else (1e-5, 1e-6)
+        bad = ~np.isclose(got, loop, rtol=tol[0], atol=tol[1], equal_nan=True)
+    else:
+        bad = got != loop
+    if not bad.any():
+        return ""
+    k = int(np.argmax(bad.reshape(-1)))
+    return (f"{int(bad.sum())}/{bad.size} entries off (in_axes {axes}); first: vmap {got.reshape(-1)[k]:.3g} vs "
+            f"loop {loop.reshape(-1)[k]:.3g}")
+
+
+CHECKS = {"vjp": vjp_check, "jvp": jvp_check, "batch": vmap_check}
 CONFORM_TANGENT = forward_mode.conform_tangent.__code__  # forward mode's one check of a tangent's shape
 
 
@@ -661,7 +915,7 @@ def outcome_of(m: Mutant, op: type[Function], case: Case, seed: int) -> tuple[st
             raise HarnessError(f"the mutant's {m.mode} rule never ran (was it replaced by a lowered rule?)")
     except Exception as e:  # noqa: BLE001 - every exception is classified: a catch, or a crash
         return classify(e, m)
-    return ("gradcheck" if m.mode == "vjp" else "jvpcheck", mismatch) if mismatch else ("", "")
+    return (CHECK_OF[m.mode], mismatch) if mismatch else ("", "")
 
 
 def classify(e: BaseException, m: Mutant) -> tuple[str, str]:
@@ -807,32 +1061,34 @@ def run(ops: Sequence[str] | None = None, *, modes: Sequence[str] = MODES, max_e
 
 # ----------------------------------------------------------------------------- reporting
 def table(result: Result, width: int = 50) -> str:
-    lines = [f"{'op':<13} {'rule':<4} {'kind':<12} {'mutant':<{width}} {'outcome':<9} {'ex':>3}  detail"]
+    lines = [f"{'op':<13} {'rule':<5} {'kind':<12} {'mutant':<{width}} {'outcome':<9} {'ex':>3}  detail"]
     for o in result.outcomes:
         m = o.mutant
         rule = m.rule if len(m.rule) <= width else m.rule[: width - 1] + "…"
         flag = "" if o.ok else f" (EXPECTED {m.expected.upper()})"
         detail = (o.detail if o.how != "survived" or not m.reason else m.reason)[:100]
-        lines.append(f"{m.op:<13} {m.mode:<4} {m.kind:<12} {rule:<{width}} {o.how:<9} {o.examples:>3}  {detail}{flag}")
+        lines.append(f"{m.op:<13} {m.mode:<5} {m.kind:<12} {rule:<{width}} {o.how:<9} {o.examples:>3}  {detail}{flag}")
     return "\n".join(lines)
 
 
 def summary(result: Result) -> str:
     outs = result.outcomes
     lines = []
-    for mode, fd in (("vjp", "gradcheck"), ("jvp", "jvpcheck")):
+    for mode, fd in CHECK_OF.items():
         mine = [o for o in outs if o.mutant.mode == mode]
         if not mine:
             continue
         survived = result.count("survived", mode)
         notes = ", ".join(f"{n} {what}" for n, what in survivor_kinds(mine) if n)
-        check = "gradcheck" if mode == "vjp" else "the JVP check"
-        invariant = "the engine's invariant" if mode == "vjp" else "forward mode's invariant"
+        check = {"vjp": "gradcheck", "jvp": "the JVP check", "batch": "the vmap-vs-loop check"}[mode]
+        invariant = {"vjp": "the engine's invariant", "jvp": "forward mode's invariant",
+                     "batch": "an op refusing the shapes (as designed)"}[mode]
         n_ops = len({o.mutant.op for o in mine})
-        lines.append(f"{mode.upper()} mutants: {len(mine)} of {n_ops} ops: caught by {check} "
+        title = "Batching" if mode == "batch" else mode.upper()
+        lines.append(f"{title} mutants: {len(mine)} of {n_ops} ops: caught by {check} "
                      f"{result.count(fd, mode)}, by {invariant} {result.count('invariant', mode)}, survived {survived}"
                      f"{f' ({notes})' if notes else ''}, crashed {result.count('crashed', mode)}")
-    multi = sum(o.how in ("gradcheck", "jvpcheck", "invariant") and o.examples > 1 for o in outs)
+    multi = sum(o.how in ("gradcheck", "jvpcheck", "vmapcheck", "invariant") and o.examples > 1 for o in outs)
     verdict = "every outcome as designed" if not result.failures else f"{len(result.failures)} NOT AS DESIGNED"
     lines.append(f"{verdict}; {multi} needed more than one example; {result.seconds:.1f} s")
     if result.uncovered:
@@ -859,10 +1115,13 @@ def write_outputs(result: Result, out: Path) -> list[Path]:
     return [csv_path, out / "mutants.txt", plot(result, out / "mutants.png")]
 
 
-COLORS = {"gradcheck": "tab:blue", "jvpcheck": "tab:cyan", "invariant": "tab:orange", "survived": "tab:grey",
-          "crashed": "tab:red"}
+COLORS = {"gradcheck": "tab:blue", "jvpcheck": "tab:cyan", "vmapcheck": "tab:green", "invariant": "tab:orange",
+          "survived": "tab:grey", "crashed": "tab:red"}
 LABELS = {("gradcheck", "vjp"): "VJP: gradcheck", ("jvpcheck", "jvp"): "JVP: JVP check",
-          ("invariant", "vjp"): "VJP: engine's invariant", ("invariant", "jvp"): "JVP: forward mode's invariant"}
+          ("vmapcheck", "batch"): "batching: vmap vs loop",
+          ("invariant", "vjp"): "VJP: engine's invariant", ("invariant", "jvp"): "JVP: forward mode's invariant",
+          ("invariant", "batch"): "batching: raised as designed"}
+MARKERS = {"vjp": "o", "jvp": "^", "batch": "s"}
 
 
 def survivor_kinds(outcomes: Sequence[Outcome]) -> list[tuple[int, str]]:
@@ -874,13 +1133,14 @@ def survivor_kinds(outcomes: Sequence[Outcome]) -> list[tuple[int, str]]:
 
 
 def plot(result: Result, path: Path) -> Path:
-    """Examples until caught per mutant, one row per op; colour: outcome, marker: VJP (o) or JVP (^)."""
+    """Examples until caught per mutant, one row per op; colour: outcome, marker: VJP (o), JVP (^) or
+    batching rule (s)."""
     ops = sorted({o.mutant.op for o in result.outcomes}, reverse=True)
     fig = Figure(figsize=(7.5, 0.2 * len(ops) + 1.9), dpi=90)
     ax = fig.subplots()
     rng = np.random.default_rng(0)
     for how in OUTCOMES:
-        for mode, marker in (("vjp", "o"), ("jvp", "^")):
+        for mode, marker in MARKERS.items():
             mine = [o for o in result.outcomes if o.how == how and o.mutant.mode == mode]
             if not mine:
                 continue
@@ -894,10 +1154,10 @@ def plot(result: Result, path: Path) -> Path:
     ax.set_xscale("log")
     ax.set_yticks(range(len(ops)), ops, fontsize=7)
     ax.set_xlabel("usable examples until caught (log scale; a survivor: the examples it passed)")
-    n_vjp = sum(o.mutant.mode == "vjp" for o in result.outcomes)
-    caught = sum(o.how in ("gradcheck", "jvpcheck", "invariant") for o in result.outcomes)
+    n = {mode: sum(o.mutant.mode == mode for o in result.outcomes) for mode in MODES}
+    caught = sum(o.how in ("gradcheck", "jvpcheck", "vmapcheck", "invariant") for o in result.outcomes)
     notes = ", ".join(f"{n} {what}" for n, what in survivor_kinds(result.outcomes) if n)
-    ax.set_title(f"Mutant rules ({n_vjp} VJP, {len(result.outcomes) - n_vjp} JVP): {caught} caught,\n"
+    ax.set_title(f"Mutant rules ({n['vjp']} VJP, {n['jvp']} JVP, {n['batch']} batching): {caught} caught,\n"
                  f"{result.count('survived')} survived{f' ({notes})' if notes else ''}, "
                  f"{result.count('crashed')} crashed", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
@@ -909,14 +1169,18 @@ def plot(result: Result, path: Path) -> Path:
 
 
 # ----------------------------------------------------------------------------- CLI
-SUMMARY = "inject wrong VJP and JVP rules into every op: caught by the check meant to catch them? (exit 1 if not)"
-HELP = """Bug injection. For each registry op with a VJP or JVP rule, run plausible WRONG rules
-(sign flip, scale, upstream gradient or tangent ignored, dropped term, wrong factor/mask/axis,
+SUMMARY = ("inject wrong VJP, JVP and batching rules into every op: caught by the check meant to catch them? "
+           "(exit 1 if not)")
+HELP = """Bug injection. For each registry op with a VJP, JVP or batching rule, run plausible WRONG
+rules (sign flip, scale, upstream gradient or tangent ignored, dropped term, wrong factor/mask/axis,
 forgotten keepdims, un-broadcasting done wrongly, transposed matmul rule, float32 result, an
-ndarray instead of a Tensor), one at a time, as subclasses of the op's class, on seeded random
-valid inputs, until the mutant is caught or --max-examples pass. VJP mutants are checked by
-gradcheck and the engine's shape/dtype invariant, JVP mutants by a forward-mode finite-difference
-check and its tangent invariant. Outcomes: gradcheck, jvpcheck, invariant, survived, crashed (any
+ndarray instead of a Tensor; for batching rules: the result said to be shared or its batch axis
+misplaced, batch axes not moved to the front, a shared input read as a stack, an axis not shifted
+past the batch axis, inputs not padded), one at a time, as subclasses of the op's class, on
+seeded random valid inputs, until the mutant is caught or --max-examples pass. VJP mutants are
+checked by gradcheck and the engine's shape/dtype invariant, JVP mutants by a forward-mode
+finite-difference check and its tangent invariant, batching mutants by vmap against a Python loop
+over the examples. Outcomes: gradcheck, jvpcheck, vmapcheck, invariant, survived, crashed (any
 other exception: never a catch). Prints a table and a summary, writes mutants.csv/.txt/.png to
 --out. Exit status 1 unless every mutant ends as designed (a crash or an unexpected survivor fails)."""
 
@@ -924,7 +1188,8 @@ other exception: never a catch). Prints a table and a summary, writes mutants.cs
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     p.add_argument("--ops", default="", help="comma-separated ops to test (default: every registry op with a rule)")
-    p.add_argument("--rules", default="vjp,jvp", help="which rules to mutate: vjp, jvp or vjp,jvp (default)")
+    p.add_argument("--rules", default="vjp,jvp,batch",
+                   help="which rules to mutate, comma-separated: vjp, jvp, batch (default: all three)")
     p.add_argument("--max-examples", type=int, default=25,
                    help="usable examples per mutant before it survives (default 25)")
     p.add_argument("--seed", type=int, default=0, help="seed of the drawn examples (default 0)")
@@ -940,7 +1205,7 @@ def main(args: argparse.Namespace) -> int:
     ops = [s for s in args.ops.split(",") if s]
     modes = [s for s in args.rules.split(",") if s]
     if not modes or set(modes) - set(MODES):
-        raise SystemExit(f"--rules: expected vjp, jvp or vjp,jvp, got {args.rules!r}")
+        raise SystemExit(f"--rules: expected a comma-separated subset of vjp,jvp,batch, got {args.rules!r}")
     extra = [harmless(s) for s in args.plant_harmless.split(",") if s]
     extra += [crashing(s) for s in args.plant_crash.split(",") if s]
     result = run(ops or None, modes=modes, max_examples=args.max_examples, seed=args.seed, extra=extra)

@@ -1,5 +1,6 @@
 """Tests of ``python -m experiments`` (eps-sweep, mlp-check, mutants), run in-process with small
-settings; the ``--help`` test runs the command in a subprocess."""
+settings; the ``--help`` test runs the command in a subprocess. The studies of forward mode and
+batched derivatives (taylor, fwd-vs-rev, checkpoint) are tested in ``test_studies.py``."""
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,8 @@ from op_cases import CONSTANT_INPUTS, DIFFERENTIABLE_OPS, OP_CASES
 from tinygrad_np import OPS, engine
 
 from experiments import __main__ as cli
-from experiments import eps_sweep, mlp_check, mutants
-from experiments.cases import Case, draw_case, has_generator
+from experiments import EXPERIMENTS, eps_sweep, mlp_check, mutants
+from experiments.cases import Case, batch_plan, draw_case, has_generator, seeded_case
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,17 +46,21 @@ def mutant_result() -> mutants.Result:
     return result
 
 
-def test_every_registry_op_with_a_rule_has_mutants_of_both_rules(mutant_result):
+def test_every_registry_op_with_a_rule_has_mutants_of_every_rule(mutant_result):
     assert set(RULE_OPS) == set(DIFFERENTIABLE_OPS)  # the ops with a gradient, as the test suite lists them
     assert all(mutants.has_rule(name, "jvp") for name in RULE_OPS)
+    assert all(mutants.has_rule(name, "batch") for name in OPS)  # comparisons and argmax too
     assert not mutant_result.uncovered, f"ops without an input generator: {mutant_result.uncovered}"
     for mode in mutants.MODES:
+        ops = OPS if mode == "batch" else RULE_OPS
         counts = {name: sum(o.mutant.op == name and o.mutant.mode == mode for o in mutant_result.outcomes)
-                  for name in RULE_OPS}
+                  for name in ops}
         assert min(counts.values()) >= 3, (mode, counts)
     kinds = {o.mutant.kind for o in mutant_result.outcomes}
     assert {"sign", "scale", "upstream", "dropped-term", "wrong-factor", "subgradient", "unbroadcast", "transpose",
             "keepdims", "wrong-axis", "index", "shape", "dtype", "convention"} <= kinds
+    batch_kinds = {o.mutant.kind for o in mutant_result.outcomes if o.mutant.mode == "batch"}
+    assert batch_kinds == {"out-bdim", "move-axis", "shared-input", "wrong-axis", "broadcast"}
 
 
 def test_every_mutant_is_caught_by_the_check_meant_to_catch_it(mutant_result):
@@ -69,7 +74,13 @@ def test_every_mutant_is_caught_by_the_check_meant_to_catch_it(mutant_result):
     assert all(o.mutant.expect in ("survives", "gap") and o.mutant.reason for o in survivors)
     # each check catches something: gradcheck and the engine's invariant (VJP), the JVP check and forward mode's
     assert all(mutant_result.count(how, mode) > 0 for how, mode in
-               [("gradcheck", "vjp"), ("invariant", "vjp"), ("jvpcheck", "jvp"), ("invariant", "jvp")])
+               [("gradcheck", "vjp"), ("invariant", "vjp"), ("jvpcheck", "jvp"), ("invariant", "jvp"),
+                ("vmapcheck", "batch"), ("invariant", "batch")])
+    # a batching mutant is never caught by anything but the vmap check or a refusal it was designed for
+    for o in mutant_result.outcomes:
+        if o.mutant.mode == "batch" and o.how == "invariant":
+            assert o.detail.startswith(("raised as designed: ValueError", "raised as designed: IndexError")), \
+                (o.mutant.rule, o.detail)
 
 
 def test_no_outcome_is_a_crash_or_an_error_of_the_harness(mutant_result):
@@ -96,10 +107,9 @@ def test_designed_raises_and_expected_survivors_end_as_designed(mutant_result):
     assert by_rule[("sum", "jvp", "Σ ȧ with keepdims=True (shape refused)")].how == "invariant"
     equivalent = by_rule[("linear", "vjp", "b̄ = g, the sum over the rows left out")]
     assert equivalent.how == "survived" and equivalent.examples == 25 and "engine.conform" in equivalent.mutant.reason
-    gaps = [o for o in mutant_result.outcomes if o.mutant.expect == "gap"]
-    assert {o.mutant.kind for o in gaps} == {"convention", "dtype"} and all(o.mutant.mode == "jvp" for o in gaps)
-    refused = [o for o in mutant_result.outcomes if o.mutant.mode == "vjp" and o.mutant.kind in ("convention", "dtype")]
-    assert len(refused) == 2 * len(RULE_OPS) and all(o.how == "invariant" for o in refused)
+    assert not [o for o in mutant_result.outcomes if o.mutant.expect == "gap"]  # no known gap left
+    refused = [o for o in mutant_result.outcomes if o.mutant.kind in ("convention", "dtype")]
+    assert len(refused) == 2 * 2 * len(RULE_OPS) and all(o.how == "invariant" for o in refused)  # VJPs and JVPs
 
 
 # ----------------------------------------------------------------------------- mutants: the failure paths
@@ -164,6 +174,67 @@ def test_a_mutant_whose_rule_is_bypassed_is_a_crash(monkeypatch):
     assert outcome.how == "crashed" and "never ran" in outcome.detail
 
 
+# ----------------------------------------------------------------------------- mutants: batching rules
+def test_batch_plan_stacks_the_examples_along_each_inputs_batch_axis():
+    for name in ("add", "where", "matmul", "concatenate", "cross_entropy", "sum"):
+        for k in range(5):
+            case = seeded_case(name, 0, k)
+            plan = batch_plan(case)
+            again = batch_plan(case)
+            assert again.in_axes == plan.in_axes and all(np.array_equal(a, b) for a, b in zip(again.stacked,
+                                                                                             plan.stacked))
+            assert 2 <= plan.size <= 4 and any(ax is not None for ax in plan.in_axes)
+            for i, (x, ax) in enumerate(zip(case.inputs, plan.in_axes)):
+                if ax is None:
+                    assert plan.stacked[i] is x and all(ex[i] is x for ex in plan.examples)
+                    continue
+                assert plan.stacked[i].shape == x.shape[:ax] + (plan.size,) + x.shape[ax:]
+                for j, ex in enumerate(plan.examples):
+                    np.testing.assert_array_equal(np.take(plan.stacked[i], j, axis=ax), ex[i])
+                    assert np.all(np.sign(ex[i]) == np.sign(x)) and ex[i].dtype == x.dtype  # the domain is kept
+
+
+def test_the_vmap_check_passes_the_correct_rules_and_catches_a_stack_of_the_wrong_shape():
+    case = seeded_case("tanh", 0, 0)
+    assert mutants.vmap_check(mutants.textbook("tanh"), case, 0) == ""
+    summed = mutants.Mutant("tanh", "batch", "test", "test", lambda c, v, b, p, lv: (v[0].sum(), None))
+    assert _hunt(summed).how == "vmapcheck"  # the whole stack summed and said to be shared
+    assert mutants.vmap_check(summed.make(), case, 0).startswith("vmap gave shape" if case.inputs[0].ndim else "")
+
+
+def test_a_batching_rule_that_returns_a_batch_axis_out_of_range_is_a_crash_not_a_catch():
+    """vmap does not check the bdim a rule returns: one past the last axis fails later, in vmap's
+    own code, which the harness reports as a crash (the library has no batching invariant)."""
+    base = mutants.base_batch("exp")
+    past = mutants.Mutant("exp", "batch", "test", "test",
+                          lambda c, v, b, p, lv: (base(c, v, b, p, lv)[0], base(c, v, b, p, lv)[0].ndim))
+    outcome = _hunt(past)
+    assert outcome.how == "crashed" and "outside the mutant's rule" in outcome.detail
+
+
+def test_batching_mutants_designed_to_raise_count_only_for_their_exception():
+    def raising(error):
+        def rule(cls, values, bdims, params, level):
+            raise error
+        return rule
+
+    designed = {"expect": "invariant", "raises": (ValueError, "do not fit")}
+    assert _hunt(mutants.Mutant("mul", "batch", "test", "test", raising(ValueError("linear: do not fit")),
+                                **designed)).how == "invariant"
+    assert _hunt(mutants.Mutant("mul", "batch", "test", "test", raising(IndexError("do not fit")),
+                                **designed)).how == "crashed"
+
+
+def test_the_batching_rules_of_one_op_pass_the_cli_and_a_harmless_mutant_survives(tmp_path):
+    args = parse("mutants", "--out", str(tmp_path), "--ops", "sum", "--rules", "batch", "--max-examples", "4")
+    assert mutants.main(args) == 0
+    base = mutants.base_batch("sum")
+    harmless = mutants.Mutant("sum", "batch", "planted", "the correct rule",
+                              lambda c, v, b, p, lv: base(c, v, b, p, lv))
+    result = mutants.run(["sum"], modes=["batch"], max_examples=4, extra=[harmless])
+    assert [o.how for o in result.failures] == ["survived"] and "Batching mutants" in mutants.summary(result)
+
+
 # ----------------------------------------------------------------------------- mutants: other examples
 def _case_from_sample(sample) -> Case:
     """An ``op_cases`` sample as a ``cases.Case`` (its constant inputs back in their places)."""
@@ -193,7 +264,8 @@ def suite_examples() -> dict[str, list[Case]]:
 
 
 def test_on_the_test_suites_examples_no_mutant_crashes_or_is_caught_by_another_check(suite_examples):
-    result = mutants.run(draw=lambda name, seed, k: suite_examples[name][k] if k < len(suite_examples[name]) else None)
+    result = mutants.run(RULE_OPS, draw=lambda name, seed, k: suite_examples[name][k]
+                         if k < len(suite_examples[name]) else None)
     assert not result.crashed and not result.baseline_failures
     caught = [o for o in result.outcomes if o.how != "survived"]
     assert all(o.ok for o in caught), [(o.mutant.rule, o.how) for o in caught if not o.ok]
@@ -263,6 +335,11 @@ def test_complex_step_reaches_machine_precision(smooth_sweep):
         assert rel_error(smooth_sweep, "float32", "complex", h) <= 4 * EPS32
 
 
+def test_an_op_without_a_gradient_is_refused_by_name():
+    with pytest.raises(ValueError, match="'greater' has no gradient"):
+        eps_sweep.op_problem("greater")
+
+
 def test_complex_step_skipped_where_invalid():
     problem = eps_sweep.op_problem("sigmoid")
     assert problem.complex_skip and "abs" in problem.complex_skip
@@ -325,7 +402,8 @@ def test_help_lists_experiments_and_explains_each(capsys):
     proc = subprocess.run([sys.executable, "-m", "experiments", "--help"], capture_output=True, text=True,
                           timeout=60, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
-    for name in ("eps-sweep", "mlp-check", "mutants"):
+    assert tuple(cli.MODULES) == EXPERIMENTS
+    for name in EXPERIMENTS:
         assert name in proc.stdout
         with pytest.raises(SystemExit) as exc:
             cli.main([name, "--help"])
