@@ -123,15 +123,15 @@ CASES: dict[str, tuple[Callable[[], Any], Callable[[Any, Any], Any]]] = {
     "cumprod": (lambda: a.cumprod(axis=1), lambda A, B: A.cumprod(axis=1)),
     "norm": (lambda: np.linalg.norm(a, axis=1), lambda A, B: A.norm(axis=1)),
     # the CNN family, on a as a 1x1x2x2 image (b as a 2x2 kernel)
-    "conv2d": (lambda: (a * b).sum(), lambda A, B: F.conv2d(A.reshape(1, 1, 2, 2), B.reshape(1, 1, 2, 2))),
-    "conv_transpose2d": (lambda: a[0, 0] * b,
+    "conv2d": (lambda: (a * b).sum().reshape(1, 1, 1, 1), lambda A, B: F.conv2d(A.reshape(1, 1, 2, 2), B.reshape(1, 1, 2, 2))),
+    "conv_transpose2d": (lambda: (a[0, 0] * b).reshape(1, 1, 2, 2),
                          lambda A, B: F.conv_transpose2d(A[:1, :1].reshape(1, 1, 1, 1), B.reshape(1, 1, 2, 2))),
-    "conv2d_weight": (lambda: a * b[0, 0], lambda A, B: tg.Tensor.apply(
+    "conv2d_weight": (lambda: (a * b[0, 0]).reshape(1, 1, 2, 2), lambda A, B: tg.Tensor.apply(
         "conv2d_weight", A.reshape(1, 1, 2, 2), B[:1, :1].reshape(1, 1, 1, 1), kernel_size=(2, 2))),
     "unfold": (lambda: a.reshape(1, 1, 4), lambda A, B: F.unfold(A.reshape(1, 1, 2, 2), 1)),
     "fold": (lambda: a.reshape(1, 1, 2, 2), lambda A, B: F.fold(A.reshape(1, 1, 4), (2, 2), 1)),
-    "max_pool2d": (lambda: a.max(), lambda A, B: F.max_pool2d(A.reshape(1, 1, 2, 2), 2)),
-    "avg_pool2d": (lambda: a.mean(), lambda A, B: F.avg_pool2d(A.reshape(1, 1, 2, 2), 2)),
+    "max_pool2d": (lambda: a.max().reshape(1, 1, 1, 1), lambda A, B: F.max_pool2d(A.reshape(1, 1, 2, 2), 2)),
+    "avg_pool2d": (lambda: a.mean().reshape(1, 1, 1, 1), lambda A, B: F.avg_pool2d(A.reshape(1, 1, 2, 2), 2)),
     "pad": (lambda: np.pad(a, 1), lambda A, B: tg.pad(A, 1)),
     "standardize": (lambda: (a - a.mean(axis=1, keepdims=True)) / np.sqrt(a.var(axis=1, keepdims=True) + 1e-5),
                     lambda A, B: tg.Tensor.apply("standardize", A, axis=1)),
