@@ -2,7 +2,8 @@
 
     python -m benchmarks.op_overhead [--quick] [--out benchmarks/results]
 
-For every op in the package's op registry (``tg.OPS``; each op needs a case here): the NumPy call alone, the op under ``no_grad`` (wrapping
+For every op in the package's op registry (``tg.OPS``; each op needs a case here): the NumPy
+call alone, the op under ``no_grad`` (wrapping
 only), the op while recording a graph, and forward + backward. On 4-element tensors the array
 work is negligible, so the differences are the framework's Python overhead per op. Ops whose
 results cannot be differentiated (comparisons, argmax) have no forward + backward time.
@@ -123,7 +124,8 @@ CASES: dict[str, tuple[Callable[[], Any], Callable[[Any, Any], Any]]] = {
     "cumprod": (lambda: a.cumprod(axis=1), lambda A, B: A.cumprod(axis=1)),
     "norm": (lambda: np.linalg.norm(a, axis=1), lambda A, B: A.norm(axis=1)),
     # the CNN family, on a as a 1x1x2x2 image (b as a 2x2 kernel)
-    "conv2d": (lambda: (a * b).sum().reshape(1, 1, 1, 1), lambda A, B: F.conv2d(A.reshape(1, 1, 2, 2), B.reshape(1, 1, 2, 2))),
+    "conv2d": (lambda: (a * b).sum().reshape(1, 1, 1, 1),
+               lambda A, B: F.conv2d(A.reshape(1, 1, 2, 2), B.reshape(1, 1, 2, 2))),
     "conv_transpose2d": (lambda: (a[0, 0] * b).reshape(1, 1, 2, 2),
                          lambda A, B: F.conv_transpose2d(A[:1, :1].reshape(1, 1, 1, 1), B.reshape(1, 1, 2, 2))),
     "conv2d_weight": (lambda: (a * b[0, 0]).reshape(1, 1, 2, 2), lambda A, B: tg.Tensor.apply(

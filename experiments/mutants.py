@@ -27,7 +27,8 @@ Each mutant says how it must end (``expect``); the possible outcomes are
 * ``invariant``: the engine refused the VJP (``engine.conform``'s RuntimeError: not a Tensor, or
   not the input's shape and dtype once un-broadcast), or forward mode refused the tangent (an error
   raised through ``forward_mode.conform_tangent``: not a Tensor, a shape that does not broadcast to
-  the output's, a dtype that is neither the output's nor the input's); a mutant designed to raise (``raises``: exception type and message) also ends here
+  the output's, a dtype that is neither the output's nor the input's); a mutant designed to raise
+  (``raises``: exception type and message) also ends here
   when that exception comes out of its rule (vmap checks nothing a batching rule returns, so a
   batching mutant ends here only that way: an op refusing the shapes the wrong rule gives it);
 * ``survived``: every example passed: as designed only for a mutant documented as equivalent on
@@ -740,8 +741,8 @@ BROADCASTING = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "where"
                 "greater_equal", "equal", "not_equal", "arctan2", "hypot", "logaddexp")  # elementwise, several inputs
 JOINS = {"stack": (ValueError, "must have the same shape"), "concatenate": (ValueError, "do not match")}
 MOVE_AXIS_REFUSALS = {*BROADCASTING, "matmul", "linear", "linear_act", "reshape", "expand", "getitem", "scatter_add",
-                      "concatenate", "stack", "cross_entropy", "logsumexp", "einsum", "conv2d", "conv2d_weight", "conv_transpose2d",
-                      "fold"}
+                      "concatenate", "stack", "cross_entropy", "logsumexp", "einsum", "conv2d", "conv2d_weight",
+                      "conv_transpose2d", "fold"}
 #: ops that refuse every shared input read as a stack (its examples lose a dim the op requires)
 SHARED_ALWAYS_REFUSED = {"conv2d_weight": (ValueError, "")}
 REFUSALS = (ValueError, IndexError)  # how an op refuses shapes or indices that do not fit

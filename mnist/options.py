@@ -18,7 +18,8 @@ from .threads import DEFAULT_THREADS
 
 __all__ = [
     "SHELL_DEFAULTS", "TRAIN_DEFAULTS", "add_data_options", "add_threads_option", "add_train_options",
-    "config_from_args", "explicit_options", "finite_float", "nonnegative_int", "parse_hidden", "parse_size", "positive_int",
+    "config_from_args", "explicit_options", "finite_float", "nonnegative_int", "parse_hidden", "parse_size",
+    "positive_int",
 ]
 
 TRAIN_DEFAULTS = TrainConfig()
@@ -33,7 +34,8 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(p) for p in parts)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated layer sizes such as 256,128, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated layer sizes such as 256,128, got {text!r}") from None
     if any(s < 1 for s in sizes):
         raise argparse.ArgumentTypeError(f"layer sizes must be >= 1, got {text!r}")
     return sizes
@@ -106,7 +108,8 @@ def add_data_options(p: argparse.ArgumentParser, *, suppress: bool = False,
     p.add_argument("--dataset", default=d, metavar="NAME|PATH",
                    help="mnist, fashion-mnist, a labelled .csv file (Kaggle pixel CSV, or the Chinese MNIST "
                         "chinese_mnist.csv with its images beside it) or an image folder (one sub-folder per class)"
-                        f"{' (default: ' + defaults.dataset + ')' if suppress else ' (default: the one the model was trained on)'}")
+                        + (f" (default: {defaults.dataset})" if suppress
+                           else " (default: the one the model was trained on)"))
     p.add_argument("--data-dir", default=d, metavar="DIR",
                    help="folder with the IDX files of mnist/fashion-mnist (default: $MNIST_DIR / $FASHION_MNIST_DIR, "
                         "the cache, or a download)")
@@ -148,7 +151,8 @@ def add_train_options(p: argparse.ArgumentParser, defaults: TrainConfig = TRAIN_
     g.add_argument("--nesterov", action="store_true", default=s, help="Nesterov momentum")
     g.add_argument("--weight-decay", type=finite_float, default=s, metavar="WD",
                    help="L2 penalty (adamw: decoupled; default: 0, adamw 0.01)")
-    g.add_argument("--schedule", choices=SCHEDULES, default=s, help=f"per-epoch learning-rate schedule (default: {d.schedule})")
+    g.add_argument("--schedule", choices=SCHEDULES, default=s,
+                   help=f"per-epoch learning-rate schedule (default: {d.schedule})")
     g.add_argument("--step-size", type=positive_int, default=s, metavar="EPOCHS",
                    help="--schedule step: epochs between decays (default: epochs/3)")
     g.add_argument("--gamma", type=finite_float, default=s, help=f"--schedule step: decay factor (default: {d.gamma})")
@@ -158,7 +162,8 @@ def add_train_options(p: argparse.ArgumentParser, defaults: TrainConfig = TRAIN_
     g.add_argument("--jit", action="store_true", default=s,
                    help="trace the training step once and replay it (tinygrad_np.traced_step): the same "
                         "results bit for bit, less Python per step; needs --loss ce and no dropout")
-    epochs_help = f"(default: {d.epochs})" if d.epochs else "epochs the schedule is planned over (default: 0; 'train N' adds N)"
+    epochs_help = (f"(default: {d.epochs})" if d.epochs
+                   else "epochs the schedule is planned over (default: 0; 'train N' adds N)")
     g.add_argument("--epochs", type=nonnegative_int, default=s, help=epochs_help)
     g.add_argument("--early-stopping", type=nonnegative_int, default=s, metavar="PATIENCE",
                    help="stop when validation accuracy has not improved for PATIENCE epochs and restore "

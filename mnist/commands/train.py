@@ -118,7 +118,8 @@ def _print_header(trainer: Trainer, run_dir: Path) -> None:
     extras += [f"early stopping (patience {cfg.early_stopping})"] if cfg.early_stopping else []
     extras += ["no validation"] if len(data.x_val) == 0 else []
     print(f"model: {model.describe()}, {model.num_parameters():,} parameters, "
-          f"{cfg.dtype}; {cfg.loss} loss, {cfg.optimizer} lr {cfg.learning_rate:g}, {schedule}, batch {cfg.batch_size}, "
+          f"{cfg.dtype}; {cfg.loss} loss, {cfg.optimizer} lr {cfg.learning_rate:g}, {schedule}, "
+          f"batch {cfg.batch_size}, "
           f"{cfg.epochs} epochs, seed {cfg.seed}" + ("; " + ", ".join(extras) if extras else ""))
     print(f"run directory: {run_dir}", flush=True)
 

@@ -288,7 +288,9 @@ def test_checkpoint_keeps_the_gradient_of_tensors_the_function_closes_over():
     grads = []
     for use_checkpoint in (True, False):
         w, x = Tensor(w_data, requires_grad=True), Tensor(x_data, requires_grad=True)
-        layer = (lambda h: (h @ w).tanh())
+        def layer(h, w=w):
+            return (h @ w).tanh()
+
         h = x
         for _ in range(3):
             h = tg.checkpoint(layer, h) if use_checkpoint else layer(h)
