@@ -2,7 +2,8 @@
 
     python -m benchmarks.op_overhead [--quick] [--out benchmarks/results]
 
-For every op in the package's op registry (``tg.OPS``; each op needs a case here): the NumPy call alone, the op under ``no_grad`` (wrapping
+For every op in the package's op registry (``tg.OPS``; each op needs a case here): the NumPy
+call alone, the op under ``no_grad`` (wrapping
 only), the op while recording a graph, and forward + backward. On 4-element tensors the array
 work is negligible, so the differences are the framework's Python overhead per op. Ops whose
 results cannot be differentiated (comparisons, argmax) have no forward + backward time.
@@ -26,6 +27,8 @@ b = np.array([[1.25, 0.75], [0.5, 2.0]], dtype=np.float32)
 labels = np.array([0, 1])
 cond = a > 1
 idx = np.array([1, 0, 1])
+unit = a / 4
+U = tg.Tensor(unit, requires_grad=True)
 
 # op name -> (NumPy call on arrays, tinygrad_np call on tensors A, B)
 CASES: dict[str, tuple[Callable[[], Any], Callable[[Any, Any], Any]]] = {
@@ -81,6 +84,59 @@ CASES: dict[str, tuple[Callable[[], Any], Callable[[Any, Any], Any]]] = {
     "less_equal": (lambda: a <= b, lambda A, B: A <= B),
     "greater": (lambda: a > b, lambda A, B: A > B),
     "greater_equal": (lambda: a >= b, lambda A, B: A >= B),
+    # contractions and shape ops (op coverage)
+    "einsum": (lambda: np.einsum("ij,jk->ik", a, b), lambda A, B: tg.einsum("ij,jk->ik", A, B)),
+    "diagonal": (lambda: np.diagonal(a), lambda A, B: A.diagonal()),
+    "flip": (lambda: np.flip(a, 0), lambda A, B: A.flip(0)),
+    "roll": (lambda: np.roll(a, 1, 1), lambda A, B: A.roll(1, 1)),
+    "repeat": (lambda: np.repeat(a, 2, 0), lambda A, B: A.repeat(2, 0)),
+    "tril": (lambda: np.tril(a), lambda A, B: A.tril()),
+    "triu": (lambda: np.triu(a), lambda A, B: A.triu()),
+    # op coverage: more elementwise ops, products, scans, norms (arcsin/arccos on U = a / 4, inside [-1, 1])
+    "sin": (lambda: np.sin(a), lambda A, B: A.sin()),
+    "cos": (lambda: np.cos(a), lambda A, B: A.cos()),
+    "tan": (lambda: np.tan(a), lambda A, B: A.tan()),
+    "sinh": (lambda: np.sinh(a), lambda A, B: A.sinh()),
+    "cosh": (lambda: np.cosh(a), lambda A, B: A.cosh()),
+    "arcsin": (lambda: np.arcsin(unit), lambda A, B: U.arcsin()),
+    "arccos": (lambda: np.arccos(unit), lambda A, B: U.arccos()),
+    "arctan": (lambda: np.arctan(a), lambda A, B: A.arctan()),
+    "arctan2": (lambda: np.arctan2(a, b), lambda A, B: A.arctan2(B)),
+    "square": (lambda: np.square(a), lambda A, B: A.square()),
+    "log1p": (lambda: np.log1p(a), lambda A, B: A.log1p()),
+    "expm1": (lambda: np.expm1(a), lambda A, B: A.expm1()),
+    "log2": (lambda: np.log2(a), lambda A, B: A.log2()),
+    "log10": (lambda: np.log10(a), lambda A, B: A.log10()),
+    "exp2": (lambda: np.exp2(a), lambda A, B: A.exp2()),
+    "logaddexp": (lambda: np.logaddexp(a, b), lambda A, B: A.logaddexp(B)),
+    "softplus": (lambda: np.logaddexp(a, 0), lambda A, B: A.softplus()),
+    "gelu": (lambda: a * 0.5 * (1 + np.tanh(0.7978845608 * (a + 0.044715 * a ** 3))), lambda A, B: A.gelu("tanh")),
+    "silu": (lambda: a / (1 + np.exp(-a)), lambda A, B: A.silu()),
+    "mish": (lambda: a * np.tanh(np.logaddexp(a, 0)), lambda A, B: A.mish()),
+    "elu": (lambda: np.where(a > 0, a, np.expm1(a)), lambda A, B: A.elu()),
+    "relu6": (lambda: np.clip(a, 0, 6), lambda A, B: A.relu6()),
+    "hardswish": (lambda: a * np.clip(a + 3, 0, 6) / 6, lambda A, B: A.hardswish()),
+    "erf": (lambda: tg.ops.special.erf(a), lambda A, B: A.erf()),
+    "erfc": (lambda: tg.ops.special.erfc(a), lambda A, B: A.erfc()),
+    "hypot": (lambda: np.hypot(a, b), lambda A, B: A.hypot(B)),
+    "prod": (lambda: a.prod(axis=0), lambda A, B: A.prod(axis=0)),
+    "cumsum": (lambda: a.cumsum(axis=1), lambda A, B: A.cumsum(axis=1)),
+    "cumprod": (lambda: a.cumprod(axis=1), lambda A, B: A.cumprod(axis=1)),
+    "norm": (lambda: np.linalg.norm(a, axis=1), lambda A, B: A.norm(axis=1)),
+    # the CNN family, on a as a 1x1x2x2 image (b as a 2x2 kernel)
+    "conv2d": (lambda: (a * b).sum().reshape(1, 1, 1, 1),
+               lambda A, B: F.conv2d(A.reshape(1, 1, 2, 2), B.reshape(1, 1, 2, 2))),
+    "conv_transpose2d": (lambda: (a[0, 0] * b).reshape(1, 1, 2, 2),
+                         lambda A, B: F.conv_transpose2d(A[:1, :1].reshape(1, 1, 1, 1), B.reshape(1, 1, 2, 2))),
+    "conv2d_weight": (lambda: (a * b[0, 0]).reshape(1, 1, 2, 2), lambda A, B: tg.Tensor.apply(
+        "conv2d_weight", A.reshape(1, 1, 2, 2), B[:1, :1].reshape(1, 1, 1, 1), kernel_size=(2, 2))),
+    "unfold": (lambda: a.reshape(1, 1, 4), lambda A, B: F.unfold(A.reshape(1, 1, 2, 2), 1)),
+    "fold": (lambda: a.reshape(1, 1, 2, 2), lambda A, B: F.fold(A.reshape(1, 1, 4), (2, 2), 1)),
+    "max_pool2d": (lambda: a.max().reshape(1, 1, 1, 1), lambda A, B: F.max_pool2d(A.reshape(1, 1, 2, 2), 2)),
+    "avg_pool2d": (lambda: a.mean().reshape(1, 1, 1, 1), lambda A, B: F.avg_pool2d(A.reshape(1, 1, 2, 2), 2)),
+    "pad": (lambda: np.pad(a, 1), lambda A, B: tg.pad(A, 1)),
+    "standardize": (lambda: (a - a.mean(axis=1, keepdims=True)) / np.sqrt(a.var(axis=1, keepdims=True) + 1e-5),
+                    lambda A, B: tg.Tensor.apply("standardize", A, axis=1)),
 }
 
 

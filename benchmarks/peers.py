@@ -83,7 +83,8 @@ class Torch(Contender):
     def gradients(self, xb: np.ndarray, yb: np.ndarray) -> list[np.ndarray]:
         torch = self.torch
         self.opt.zero_grad(set_to_none=True)
-        torch.nn.functional.cross_entropy(self.model(torch.from_numpy(xb)), torch.from_numpy(yb.astype(np.int64))).backward()
+        logits = self.model(torch.from_numpy(xb))
+        torch.nn.functional.cross_entropy(logits, torch.from_numpy(yb.astype(np.int64))).backward()
         return [t for m in self.model if hasattr(m, "weight")
                 for t in (m.weight.grad.numpy().T.copy(), m.bias.grad.numpy().copy())]
 

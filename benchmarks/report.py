@@ -109,7 +109,8 @@ def epoch_markdown(report: dict[str, Any]) -> str:
         ref = mem.get(report["baseline"], {})
         dw = r["contenders"].get("tinygrad_np", {}).get("max_weight_diff_vs_reference")
         peak = _mib(tg.get("peak_bytes", 0)) + ("" if tr is None else f" ({_mib(tr['peak_bytes'])})")
-        growth = f"{tg.get('growth_bytes', 0) / 1024:.1f} KiB" + ("" if tr is None else f" ({tr['growth_bytes'] / 1024:.1f} KiB)")
+        growth = f"{tg.get('growth_bytes', 0) / 1024:.1f} KiB"
+        growth += "" if tr is None else f" ({tr['growth_bytes'] / 1024:.1f} KiB)"
         same = {True: "yes", False: "NO", None: "-"}[r.get("traced_grads_equal_eager")]
         lines.append(f"| {r['arch']} | {r['batch']} | {peak} | {_mib(ref.get('peak_bytes', 0))} | {growth} | "
                      f"{_sci(dw)} | {same} |")
@@ -119,7 +120,8 @@ def epoch_markdown(report: dict[str, Any]) -> str:
                   "blocks after which they did not within 0.5 s:", "",
                   "| arch | batch | peer | settle s (median) | unsettled blocks |", "|---|---:|---|---:|---:|"]
         for r, name, c in remote:
-            lines.append(f"| {r['arch']} | {r['batch']} | {name} | {c['settle_s_median']:.3f} | {c['unsettled_blocks']} |")
+            lines.append(f"| {r['arch']} | {r['batch']} | {name} | {c['settle_s_median']:.3f} | "
+                         f"{c['unsettled_blocks']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -52,7 +52,9 @@ def mlp_graph(out: Path) -> Path:
     Z2 = loss.grad_fn.inputs[0]  # walk back from the loss to name the intermediate tensors
     A1 = Z2.grad_fn.inputs[0]  # relu(X W1 + b1): Linear and ReLU run as one fused op, so no Z1 node
     X_t = A1.grad_fn.inputs[0]
-    names = {"X": X_t, "W1": W1, "b1": b1, "A1": A1, "W2": W2, "b2": b2, "Z2 (logits)": Z2, "loss": loss}
+    y_t = loss.grad_fn.inputs[1]  # the labels: an integer input of cross_entropy, not differentiated
+    names = {"X": X_t, "W1": W1, "b1": b1, "A1": A1, "W2": W2, "b2": b2, "Z2 (logits)": Z2, "y (labels)": y_t,
+             "loss": loss}
     records = trace_backward(loss, name_map=names, file=io.StringIO())
     return Path(render(loss, out / "tour_mlp_graph.svg", name_map=names, grads=records))
 

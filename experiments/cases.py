@@ -262,6 +262,16 @@ def _reduction(values: Callable[[Rng, tuple], np.ndarray] = uniform) -> Callable
     return draw
 
 
+def _logsumexp(rng: Rng) -> tuple:
+    """Any axis/keepdims; in 40% of the draws positive weights ``b`` of a shape that broadcasts to a's."""
+    shp = shape(rng, 1)
+    inputs = [uniform(rng, shp)]
+    if rng.random() < 0.4:
+        b_shape = tuple(n if rng.random() < 0.6 else 1 for n in shp)[int(rng.integers(0, len(shp) + 1)):]
+        inputs.append(uniform(rng, b_shape, 0.5, 2.0))
+    return inputs, axis_keepdims(rng, shp)
+
+
 def _var(std: bool) -> Callable[[Rng], tuple]:
     """Any axis/keepdims and ddof 0 or 1 (1 only where each output averages > 1 entry); for std
     distinct values over at least 2 entries (no zero spread, where its VJP is taken as 0)."""
@@ -339,6 +349,145 @@ def _cross_entropy(rng: Rng) -> tuple:
             {1: rng.integers(0, c, size=n)})
 
 
+def _einsum(rng: Rng) -> tuple:
+    """A contraction from a small table: matmul, batched, outer, trace-like, repeated letters, ``...``."""
+    n, k, m, b = (int(v) for v in rng.integers(1, 5, size=4))
+    table = [
+        ("ij,jk->ik", [(n, k), (k, m)]), ("bij,bjk->bik", [(b, n, k), (b, k, m)]), ("i,j->ij", [(n,), (m,)]),
+        ("ii->i", [(n, n)]), ("ij->", [(n, k)]), ("...ij,...jk->...ik", [(b, n, k), (k, m)]),
+        ("ij,ij,j->i", [(n, k), (n, k), (k,)]), ("iij->j", [(n, n, k)]),
+    ]
+    subscripts, shapes = table[int(rng.integers(len(table)))]
+    return [uniform(rng, s) for s in shapes], {"subscripts": subscripts}
+
+
+def _diagonal(rng: Rng) -> tuple:
+    shp = shape(rng, min_dims=2)
+    axis1, axis2 = (int(a) for a in rng.choice(len(shp), size=2, replace=False))
+    offset = int(rng.integers(-shp[axis2] + 1, shp[axis1])) if rng.random() < 0.5 else 0
+    offset = max(min(offset, shp[axis2] - 1), -(shp[axis1] - 1))
+    return [uniform(rng, shp)], {"offset": offset, "axis1": axis1, "axis2": axis2}
+
+
+def _flip(rng: Rng) -> tuple:
+    shp = shape(rng, min_dims=1)
+    axis = None if rng.random() < 0.3 else int(rng.integers(-len(shp), len(shp)))
+    return [uniform(rng, shp)], {"axis": axis}
+
+
+def _roll(rng: Rng) -> tuple:
+    shp = shape(rng, min_dims=1)
+    axis = None if rng.random() < 0.3 else int(rng.integers(-len(shp), len(shp)))
+    return [uniform(rng, shp)], {"shift": int(rng.integers(-5, 6)), "axis": axis}
+
+
+def _repeat(rng: Rng) -> tuple:
+    shp = shape(rng, min_dims=1)
+    if rng.random() < 0.3:
+        return [uniform(rng, shp)], {"repeats": int(rng.integers(1, 4)), "axis": None}
+    axis = int(rng.integers(0, len(shp)))
+    repeats = int(rng.integers(0, 4)) if rng.random() < 0.5 else tuple(int(r) for r in rng.integers(0, 4, shp[axis]))
+    return [uniform(rng, shp)], {"repeats": repeats, "axis": axis}
+
+
+def _triangle(rng: Rng) -> tuple:
+    shp = shape(rng, min_dims=2)
+    return [uniform(rng, shp)], {"k": int(rng.integers(-shp[-2], shp[-1] + 1))}
+
+
+def _conv_geometry(rng: Rng, max_side: int = 5, pad: bool = True) -> tuple:
+    """(size, kernel, stride, padding, dilation, out) of a 2-D convolution, each a pair."""
+    axes = []
+    for _ in range(2):
+        k, s, d = int(rng.integers(1, 4)), int(rng.integers(1, 3)), int(rng.integers(1, 3))
+        p = int(rng.integers(0, k // 2 + 1)) if pad else 0
+        n = int(rng.integers(max(1, d * (k - 1) + 1 - 2 * p), max_side + 1))
+        axes.append((n, k, s, p, d, (n + 2 * p - d * (k - 1) - 1) // s + 1))
+    return tuple(tuple(a[i] for a in axes) for i in range(6))
+
+
+def _conv2d(rng: Rng) -> tuple:
+    groups = int(rng.integers(1, 3))
+    c, o, n = groups * int(rng.integers(1, 3)), groups * int(rng.integers(1, 3)), int(rng.integers(1, 3))
+    size, kernel, stride, padding, dilation, _ = _conv_geometry(rng)
+    inputs = [uniform(rng, (n, c) + size), uniform(rng, (o, c // groups) + kernel)]
+    if rng.random() < 0.5:
+        inputs.append(uniform(rng, (o,)))
+    return inputs, {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+
+
+def _conv_transpose2d(rng: Rng) -> tuple:
+    """The transpose of a drawn convolution: x has the convolution's output shape; output_padding < stride."""
+    groups = int(rng.integers(1, 3))
+    c_in, c_out, n = groups * int(rng.integers(1, 3)), groups * int(rng.integers(1, 3)), int(rng.integers(1, 3))
+    while True:  # (a stride larger than the kernel's reach can leave nothing to output)
+        size, kernel, stride, padding, dilation, out = _conv_geometry(rng)
+        output_padding = tuple(int(rng.integers(0, s)) for s in stride)
+        if all((m - 1) * s - 2 * p + d * (k - 1) + op + 1 >= 1
+               for m, s, p, d, k, op in zip(out, stride, padding, dilation, kernel, output_padding)):
+            break
+    inputs = [uniform(rng, (n, c_in) + out), uniform(rng, (c_in, c_out // groups) + kernel)]
+    if rng.random() < 0.5:
+        inputs.append(uniform(rng, (c_out,)))
+    return inputs, {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups,
+                    "output_padding": output_padding}
+
+
+def _conv2d_weight(rng: Rng) -> tuple:
+    groups = int(rng.integers(1, 3))
+    c, o, n = groups * int(rng.integers(1, 3)), groups * int(rng.integers(1, 3)), int(rng.integers(1, 3))
+    size, kernel, stride, padding, dilation, out = _conv_geometry(rng)
+    return [uniform(rng, (n, c) + size), uniform(rng, (n, o) + out)], {
+        "kernel_size": kernel, "stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+
+
+def _unfold(rng: Rng) -> tuple:
+    size, kernel, stride, padding, dilation, _ = _conv_geometry(rng)
+    return [uniform(rng, (int(rng.integers(1, 3)), int(rng.integers(1, 4))) + size)], {
+        "kernel_size": kernel, "dilation": dilation, "padding": padding, "stride": stride}
+
+
+def _fold(rng: Rng) -> tuple:
+    n, c = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+    size, kernel, stride, padding, dilation, out = _conv_geometry(rng)
+    return [uniform(rng, (n, c * kernel[0] * kernel[1], out[0] * out[1]))], {
+        "output_size": size, "kernel_size": kernel, "dilation": dilation, "padding": padding, "stride": stride}
+
+
+def _pool(name: str) -> Callable[[Rng], tuple]:
+    """Unpadded windows (every window inside the image); max_pool2d: distinct entries (no ties) and a dilation."""
+    def draw(rng: Rng) -> tuple:
+        size, kernel, stride, _, dilation, _ = _conv_geometry(rng, pad=False)
+        shape = (int(rng.integers(1, 3)), int(rng.integers(1, 3))) + size
+        if name == "max_pool2d":
+            return [distinct(rng, shape)], {"kernel_size": kernel, "stride": stride, "dilation": dilation}
+        return [uniform(rng, shape)], {"kernel_size": kernel, "stride": stride,
+                                       "count_include_pad": bool(rng.random() < 0.5)}
+    return draw
+
+
+def _pad(rng: Rng) -> tuple:
+    """Constant padding of any axes, or reflect/symmetric/edge/wrap of the last axis (reflect narrower than it)."""
+    mode = str(rng.choice(["constant", "reflect", "symmetric", "edge", "wrap"]))
+    shp = shape(rng, min_dims=1)
+    limit = {"reflect": shp[-1] - 1, "wrap": shp[-1]}.get(mode, 2)
+    widths = tuple((int(rng.integers(0, min(2, limit) + 1)), int(rng.integers(0, min(2, limit) + 1)))
+                   if mode == "constant" or a == len(shp) - 1 else (0, 0) for a in range(len(shp)))
+    params: dict[str, Any] = {"widths": widths, "mode": mode}
+    if mode == "constant":
+        params["value"] = float(rng.choice([0.0, -1.5]))
+    return [uniform(rng, shp)], params
+
+
+def _standardize(rng: Rng) -> tuple:
+    """Distinct entries, axes reducing at least 2 of them, an eps."""
+    shp = shape(rng, min_dims=1)
+    if max(shp) < 2:
+        shp = (2,) + shp[1:]
+    axis = int(np.argmax(shp))
+    return [distinct(rng, shp)], {"axis": axis, "eps": float(rng.choice([1e-5, 0.1]))}
+
+
 _DRAW: dict[str, Callable[[Rng], tuple]] = {
     "add": _binary(), "sub": _binary(), "mul": _binary(),
     "div": _binary(values_b=lambda r, s: off_kink(r, s, 0.5, 2.0)),
@@ -351,16 +500,43 @@ _DRAW: dict[str, Callable[[Rng], tuple]] = {
     "maximum": _separated, "minimum": _separated, "where": _where, "clip": _clip, "cast": _cast,
     "matmul": _matmul, "linear": _linear, "linear_act": _linear_act,
     "sum": _reduction(), "mean": _reduction(), "var": _var(std=False), "std": _var(std=True),
-    "max": _reduction(distinct), "min": _reduction(distinct), "logsumexp": _reduction(),
+    "max": _reduction(distinct), "min": _reduction(distinct), "logsumexp": _logsumexp,
     "softmax": _softmax_like, "log_softmax": _softmax_like,
     "reshape": _reshape, "transpose": _transpose, "expand": _expand,
     "getitem": _getitem, "scatter_add": _scatter_add, "concatenate": _concatenate, "stack": _stack,
     "cross_entropy": _cross_entropy,
+    "einsum": _einsum, "diagonal": _diagonal, "flip": _flip, "roll": _roll, "repeat": _repeat,
+    "tril": _triangle, "triu": _triangle,
+    "conv2d": _conv2d, "conv_transpose2d": _conv_transpose2d, "conv2d_weight": _conv2d_weight,
+    "unfold": _unfold, "fold": _fold, "max_pool2d": _pool("max_pool2d"), "avg_pool2d": _pool("avg_pool2d"),
+    "pad": _pad, "standardize": _standardize,
     # no gradient (integer or boolean results), but a batching rule (the mutants' ``batch`` mode)
     "argmax": _index_reduction, "argmin": _index_reduction,
     "less": _binary(), "less_equal": _binary(), "greater": _binary(), "greater_equal": _binary(),
     "equal": _binary(), "not_equal": _binary(),
 }
+
+
+# op coverage: more elementwise ops, products, scans, norms
+def _scan(values: Callable[[Rng, tuple], np.ndarray] = uniform) -> Callable[[Rng], tuple]:
+    def draw(rng: Rng) -> tuple:
+        shp = shape(rng, 1)
+        return [values(rng, shp)], {"axis": int(rng.integers(-len(shp), len(shp)))}
+
+    return draw
+
+
+_DRAW.update({
+    **{name: _unary(uniform) for name in ("sin", "cos", "sinh", "cosh", "arctan", "square", "expm1", "exp2",
+                                          "softplus", "gelu", "silu", "mish", "erf", "erfc")},
+    "tan": _unary(lambda r, s: uniform(r, s, -1.2, 1.2)),
+    "arcsin": _unary(lambda r, s: uniform(r, s, -0.9, 0.9)), "arccos": _unary(lambda r, s: uniform(r, s, -0.9, 0.9)),
+    "log1p": _unary(lambda r, s: uniform(r, s, -0.8, 2.0)),
+    "log2": _unary(lambda r, s: uniform(r, s, 0.2, 3.0)), "log10": _unary(lambda r, s: uniform(r, s, 0.2, 3.0)),
+    "elu": _unary(off_kink), "relu6": _unary(off_kink), "hardswish": _unary(lambda r, s: uniform(r, s, -2.5, 2.5)),
+    "logaddexp": _binary(), "arctan2": _binary(values_a=off_kink), "hypot": _binary(values_a=off_kink),
+    "prod": _reduction(), "cumsum": _scan(), "cumprod": _scan(), "norm": _reduction(off_kink),
+})
 
 
 def draw_case(name: str, rng: Rng) -> Case:

@@ -27,7 +27,8 @@ Each mutant says how it must end (``expect``); the possible outcomes are
 * ``invariant``: the engine refused the VJP (``engine.conform``'s RuntimeError: not a Tensor, or
   not the input's shape and dtype once un-broadcast), or forward mode refused the tangent (an error
   raised through ``forward_mode.conform_tangent``: not a Tensor, a shape that does not broadcast to
-  the output's, a dtype that is neither the output's nor the input's); a mutant designed to raise (``raises``: exception type and message) also ends here
+  the output's, a dtype that is neither the output's nor the input's); a mutant designed to raise
+  (``raises``: exception type and message) also ends here
   when that exception comes out of its rule (vmap checks nothing a batching rule returns, so a
   batching mutant ends here only that way: an op refusing the shapes the wrong rule gives it);
 * ``survived``: every example passed: as designed only for a mutant documented as equivalent on
@@ -312,6 +313,11 @@ def stack_axis0_typechecks(case: Case) -> bool:
     return ax != 0 and k > 1 and stacked[0] >= k and stacked[1:] == shp
 
 
+def unweighted(case: Case) -> bool:
+    """logsumexp without weights ``b`` (the mutants' rules are written for input a alone)."""
+    return len(case.inputs) == 1
+
+
 def silent_keepdims(case: Case) -> bool:
     return keepdims_regime(case) == "silent"
 
@@ -461,11 +467,13 @@ VJP: dict[str, list[tuple]] = {  # op -> [(kind, rule, wrong[, options])]
             ("subgradient", "g sent to the arg-max", lambda f, i, g, y: extremum_to_other(f, g)),
             ("keepdims", "g broadcast without the keepdims reshape (silently wrong axes)",
              lambda f, i, g, y: g.expand(_x(f).shape) * f.share(y), {"applies": silent_keepdims})],
-    "logsumexp": [("dropped-term", "ā = g·exp(a) (y not subtracted)", lambda f, i, g, y: f.spread(g) * _x(f).exp()),
-                  ("dropped-term", "ā = broadcast(g) (softmax factor dropped)", lambda f, i, g, y: f.spread(g)),
+    "logsumexp": [("dropped-term", "ā = g·exp(a) (y not subtracted)", lambda f, i, g, y: f.spread(g) * _x(f).exp(),
+                   {"applies": unweighted}),
+                  ("dropped-term", "ā = broadcast(g) (softmax factor dropped)", lambda f, i, g, y: f.spread(g),
+                   {"applies": unweighted}),
                   ("keepdims", "g and y broadcast without the keepdims reshape (silently wrong axes)",
                    lambda f, i, g, y: g.expand(_x(f).shape) * (_x(f) - y.expand(_x(f).shape)).exp(),
-                   {"applies": silent_keepdims})],
+                   {"applies": lambda c: unweighted(c) and silent_keepdims(c)})],
     "softmax": [("dropped-term", "Σ term dropped: ā = y·g", lambda f, i, g, y: y * g),
                 ("dropped-term", "outer y dropped: ā = g - Σ g·y",
                  lambda f, i, g, y: g - (g * y).sum(f.axis, keepdims=True)),
@@ -550,7 +558,7 @@ JVP: dict[str, list[tuple]] = {  # op -> [(kind, rule, wrong[, options])]
     "max": [("subgradient", "ẏ = Σ ȧ (every element, not the maximum)", lambda f, i, t, y: t.sum(f.axis, f.keepdims))],
     "min": [("subgradient", "ẏ = Σ ȧ (every element, not the minimum)", lambda f, i, t, y: t.sum(f.axis, f.keepdims))],
     "logsumexp": [("dropped-term", "ẏ = Σ ȧ·exp(a) (y not subtracted)",
-                   lambda f, i, t, y: (t * _x(f).exp()).sum(f.axis, f.keepdims))],
+                   lambda f, i, t, y: (t * _x(f).exp()).sum(f.axis, f.keepdims), {"applies": unweighted})],
     "softmax": [("dropped-term", "Σ term dropped: ẏ = y·ȧ", lambda f, i, t, y: y * t)],
     "log_softmax": [("dropped-term", "Σ term dropped: ẏ = ȧ", lambda f, i, t, y: t)],
     "cross_entropy": [("dropped-term", "onehot not subtracted",
@@ -730,10 +738,13 @@ def two_regimes(name: str, kind: str, rule: str, wrong: Callable[..., Any], appl
 #: ops whose batching rule, told the wrong batch axes, can hand an op shapes it refuses: the ones that
 #: combine several stacks or reshape/scatter them (a unary elementwise op or a reduction never refuses)
 BROADCASTING = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "where", "less", "less_equal", "greater",
-                "greater_equal", "equal", "not_equal")  # the elementwise ops with several inputs
+                "greater_equal", "equal", "not_equal", "arctan2", "hypot", "logaddexp")  # elementwise, several inputs
 JOINS = {"stack": (ValueError, "must have the same shape"), "concatenate": (ValueError, "do not match")}
 MOVE_AXIS_REFUSALS = {*BROADCASTING, "matmul", "linear", "linear_act", "reshape", "expand", "getitem", "scatter_add",
-                      "concatenate", "stack", "cross_entropy"}
+                      "concatenate", "stack", "cross_entropy", "logsumexp", "einsum", "conv2d", "conv2d_weight",
+                      "conv_transpose2d", "fold"}
+#: ops that refuse every shared input read as a stack (its examples lose a dim the op requires)
+SHARED_ALWAYS_REFUSED = {"conv2d_weight": (ValueError, "")}
 REFUSALS = (ValueError, IndexError)  # how an op refuses shapes or indices that do not fit
 
 
@@ -759,6 +770,9 @@ def generic_batch(name: str) -> list[Mutant]:
     shared = "a shared input read as a stack (missing bdim taken as 0)"
     if name in BROADCASTING:  # a suffix of a shape that broadcasts broadcasts too: never refused
         out.append(Mutant(name, "batch", "shared-input", shared, shared_as_stack, applies=shared_fits_batch))
+    elif name in SHARED_ALWAYS_REFUSED:
+        out.append(Mutant(name, "batch", "shared-input", shared, shared_as_stack, applies=shared_fits_batch,
+                          expect="invariant", raises=SHARED_ALWAYS_REFUSED[name]))
     elif name in JOINS:  # the input read as a stack has examples of one dim fewer than the others': refused
         out.append(Mutant(name, "batch", "shared-input", shared, shared_as_stack,
                           applies=lambda c: shared_fits_batch(c, min_ndim=2), expect="invariant", raises=JOINS[name]))

@@ -14,5 +14,8 @@ def ascii_image(image: np.ndarray, width: int | None = None) -> str:
         step = -(-img.shape[1] // width)
         img = img[::step, ::step]
     lo, hi = float(img.min(initial=0)), float(img.max(initial=0))
-    levels = np.zeros(img.shape, dtype=int) if hi <= lo else ((img - lo) / (hi - lo) * (len(ramp) - 1)).round().astype(int)
+    if hi <= lo:
+        levels = np.zeros(img.shape, dtype=int)
+    else:
+        levels = ((img - lo) / (hi - lo) * (len(ramp) - 1)).round().astype(int)
     return "\n".join("".join(ramp[v] * 2 for v in row) for row in levels)

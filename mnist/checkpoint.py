@@ -214,7 +214,8 @@ def _read_array(zf: zipfile.ZipFile, entry: Entry) -> np.ndarray:
 
 def _read_json(zf: zipfile.ZipFile, entry: Entry) -> Any:
     if entry.shape != () or entry.dtype.kind != "U":
-        raise ValueError(f"entry {entry.member} must be JSON text (a 0-d unicode array), got {entry.dtype} {entry.shape}")
+        raise ValueError(f"entry {entry.member} must be JSON text (a 0-d unicode array), "
+                         f"got {entry.dtype} {entry.shape}")
     if entry.nbytes > MAX_META_BYTES:
         raise ValueError(f"entry {entry.member} is {entry.nbytes:,} bytes, more than the {MAX_META_BYTES:,} accepted")
     text = str(_read_array(zf, entry)[()])
@@ -324,7 +325,8 @@ def _validate_meta(meta: dict[str, Any]) -> None:
     _need(best is None or _is_number(best), "early_stopping.best_val_accuracy must be a number or null")
     _need(isinstance(es.get("stopped", False), bool), "early_stopping.stopped must be true or false")
     commands = meta.get("commands", [])
-    _need(isinstance(commands, list) and all(isinstance(c, str) for c in commands), "commands must be a list of strings")
+    _need(isinstance(commands, list) and all(isinstance(c, str) for c in commands),
+          "commands must be a list of strings")
     background = meta.get("background", {"level": 0})
     _need(isinstance(background, dict) and _is_number(background.get("level")) and 0 <= background["level"] <= 255,
           f"background must be {{\"level\": 0..255}}, got {str(background)[:80]}")

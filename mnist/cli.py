@@ -16,7 +16,9 @@ from .commands.evaluate import cmd_eval
 from .commands.predict import cmd_predict
 from .commands.show import cmd_show
 from .commands.train import cmd_train
-from .options import SHELL_DEFAULTS, add_data_options, add_threads_option, add_train_options, nonnegative_int, positive_int
+from .options import (
+    SHELL_DEFAULTS, add_data_options, add_threads_option, add_train_options, nonnegative_int, positive_int,
+)
 from .shell import cmd_shell
 
 __all__ = ["build_parser", "main"]
@@ -27,20 +29,22 @@ SPLITS = ("test", "val", "train", "all")
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m mnist``."""
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Train and use MLP classifiers for MNIST-like data with tinygrad_np.",
+        prog=PROG, description="Train and use MLP and CNN classifiers for MNIST-like data with tinygrad_np.",
         epilog="Run '%(prog)s COMMAND --help' for the options of a command.")
     add_threads_option(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="train a model and write a run directory",
-                       description="Train an MLP; writes checkpoint, history, summary and plots to the run directory.")
+                       description="Train an MLP or a CNN; writes checkpoint, history, summary and plots to the run "
+                                   "directory.")
     add_train_options(p)
     g = p.add_argument_group("run")
     g.add_argument("--out", metavar="RUN_DIR", help="run directory (default: runs/<dataset>-<date>-<time>)")
     g.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
     g.add_argument("--stop-after", type=positive_int, metavar="N",
                    help="stop after N epochs of this invocation (as if interrupted; continue with --resume)")
-    g.add_argument("--no-progress", action="store_true", help="no progress bar (also off when stdout is not a terminal)")
+    g.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (also off when stdout is not a terminal)")
     g.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     add_threads_option(g, suppress=True)
     p.set_defaults(func=cmd_train)

@@ -16,7 +16,7 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .config import TrainConfig
 from .data import Stats, to_float
 from .metrics import EvalResult, evaluate_logits
-from .model import MLP, model_logits
+from .model import Model, build_model, model_logits
 from .resume import model_shapes, stats_from_meta
 
 __all__ = ["Classifier", "load_classifier"]
@@ -26,7 +26,7 @@ __all__ = ["Classifier", "load_classifier"]
 class Classifier:
     """A trained model plus the preprocessing it expects."""
 
-    model: MLP
+    model: Model
     config: TrainConfig
     class_names: list[str]
     image_shape: tuple[int, int]
@@ -66,8 +66,7 @@ def load_classifier(path: str | os.PathLike[str]) -> Classifier:
     image_shape = (int(ckpt.meta["image_shape"][0]), int(ckpt.meta["image_shape"][1]))
     class_names = [str(c) for c in ckpt.meta["class_names"]]
     weights = ckpt.group("model", model_shapes(ckpt))
-    sizes = [image_shape[0] * image_shape[1], *config.hidden, len(class_names)]
-    model = MLP(sizes, config.activation, config.dropout, dtype=np.dtype(config.dtype), rng=0)
+    model = build_model(config, image_shape, len(class_names), rng=0)
     try:
         model.load_state_dict(weights)
     except (KeyError, ValueError) as e:

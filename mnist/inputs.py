@@ -63,7 +63,8 @@ def read_inputs(
         except IDXError as e:
             raise FormatError(f"{first}: not a CSV, IDX or image file ({e})") from e
         if images.ndim != 3 or images.dtype != np.uint8:
-            raise FormatError(f"{first}: expected an IDX file of uint8 images (N, H, W), got {images.dtype} {images.shape}")
+            raise FormatError(f"{first}: expected an IDX file of uint8 images (N, H, W), "
+                              f"got {images.dtype} {images.shape}")
         y = read_idx_labels(labels, len(images), n_classes) if labels is not None else None
         return Inputs(images, y, [str(i) for i in range(len(images))], "idx")
     if labels is not None:

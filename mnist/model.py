@@ -1,4 +1,5 @@
-"""The MNIST model: a multilayer perceptron built from ``tinygrad_np.nn``.
+"""The MNIST models, built from ``tinygrad_np.nn``: a multilayer perceptron (``MLP``) and a
+convolutional network (``CNN``); ``build_model`` makes the one a configuration names.
 
 Same model as ``mnist.reference`` (whose hand-derived gradients it is tested against)::
 
@@ -10,6 +11,12 @@ Same model as ``mnist.reference`` (whose hand-derived gradients it is tested aga
 Weights are ``(fan_in, fan_out)`` and drawn exactly like ``reference.init_params``, so
 ``MLP(sizes, rng=np.random.default_rng(s)).param_list()`` equals
 ``reference.init_params(sizes, np.random.default_rng(s))``.
+
+The CNN: per entry ``c`` of ``channels`` a block ``Conv2d(5x5, c, padding 2, no bias) → MaxPool2d(2)
+→ BatchNorm2d(c) → ReLU`` (pooling before the normalization: the same function class as the usual
+order, on a quarter of the values), then ``Flatten`` and the MLP's hidden layers and output layer
+on the ``c_last · (H / 2^k) · (W / 2^k)`` features. The batch norms' running statistics are buffers:
+they are in ``state_dict()`` and so in checkpoints.
 """
 from __future__ import annotations
 
@@ -21,7 +28,8 @@ import tinygrad_np as tg
 from tinygrad_np import nn
 from tinygrad_np.nn import functional as F
 
-__all__ = ["MLP", "ACTIVATIONS", "LOSSES", "EVAL_BATCH", "batch_loss", "layer_shapes", "model_logits"]
+__all__ = ["MLP", "CNN", "ACTIVATIONS", "LOSSES", "EVAL_BATCH", "KERNEL", "batch_loss", "build_model", "cnn_shapes",
+           "layer_shapes", "model_logits", "parameter_shapes", "state_shapes"]
 
 Tensor = tg.Tensor
 EVAL_BATCH = 8192
@@ -38,6 +46,8 @@ class MLP(nn.Module):
     ``rng`` (Generator, int seed or None) draws the weights W_1, W_2, ... in order (Kaiming
     normal, as ``reference.init_params``) and afterwards the dropout masks.
     """
+
+    eval_batch = EVAL_BATCH  # images per forward pass in evaluation
 
     def __init__(self, sizes: Sequence[int], activation: str = "relu", dropout: float = 0.0, *,
                  dtype: Any = np.float32, rng: np.random.Generator | int | None = None) -> None:
@@ -61,6 +71,14 @@ class MLP(nn.Module):
                 if self.dropout > 0.0:
                     layers.append(nn.Dropout(self.dropout, rng=rng))
         self.layers = nn.Sequential(*layers)
+
+    @property
+    def num_classes(self) -> int:
+        return self.sizes[-1]
+
+    def describe(self) -> str:
+        """One line: ``MLP 784-512-256-10 relu``."""
+        return f"MLP {'-'.join(map(str, self.sizes))} {self.activation}"
 
     @property
     def linears(self) -> list[nn.Linear]:
@@ -141,8 +159,112 @@ def layer_shapes(sizes: Sequence[int], dropout: float = 0.0) -> dict[str, tuple[
     return shapes
 
 
-def model_logits(model: MLP, x: np.ndarray, batch_size: int = EVAL_BATCH) -> np.ndarray:
-    """Logits of ``x`` in eval mode (no dropout), in large batches, without recording a graph."""
+KERNEL = 5  # the CNN's convolutions: 5x5, padding 2 (the image size is kept until the pooling)
+
+
+class CNN(nn.Module):
+    """Convolution blocks (see the module docstring), then ``hidden`` fully connected layers and the
+    output layer. Input: a batch of images ``(B, H·W)`` (the app's flattened pixels), ``(B, H, W)`` or
+    ``(B, 1, H, W)``; output: logits ``(B, classes)``. ``rng`` draws the kernels and weights in order
+    (Kaiming normal), and afterwards the dropout masks (after each hidden activation)."""
+
+    eval_batch = 500  # images per forward pass in evaluation (the im2col rows grow with it: 25 floats per pixel)
+
+    def __init__(self, image_shape: Sequence[int], channels: Sequence[int], hidden: Sequence[int], classes: int,
+                 activation: str = "relu", dropout: float = 0.0, *, dtype: Any = np.float32,
+                 rng: np.random.Generator | int | None = None) -> None:
+        super().__init__()
+        h, w = (int(s) for s in image_shape)
+        channels, hidden = [int(c) for c in channels], [int(k) for k in hidden]
+        if not channels or min(channels) < 1 or min(hidden, default=1) < 1 or classes < 2:
+            raise ValueError(f"CNN: need convolution widths >= 1, hidden sizes >= 1 and >= 2 classes, got "
+                             f"channels {channels}, hidden {hidden}, {classes} classes")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"CNN: unknown activation {activation!r}; expected one of {tuple(ACTIVATIONS)}")
+        if min(h, w) >> len(channels) < 1:
+            raise ValueError(f"CNN: {h}x{w} images are too small for {len(channels)} 2x2 poolings "
+                             f"(each side must be at least {2 ** len(channels)})")
+        self.image_shape, self.channels, self.hidden = (h, w), channels, hidden
+        self.activation, self.dropout, self.dtype = activation, float(dropout), np.dtype(dtype)
+        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        blocks: list[nn.Module] = []
+        for c_in, c_out in zip([1] + channels[:-1], channels):
+            blocks += [nn.Conv2d(c_in, c_out, KERNEL, padding=KERNEL // 2, bias=False, dtype=self.dtype, rng=rng),
+                       nn.MaxPool2d(2), nn.BatchNorm2d(c_out, dtype=self.dtype), ACTIVATIONS[activation]()]
+        self.features = nn.Sequential(*blocks)
+        sizes = [channels[-1] * (h >> len(channels)) * (w >> len(channels)), *hidden, int(classes)]
+        self.head = MLP(sizes, activation, dropout, dtype=self.dtype, rng=rng)
+
+    @property
+    def num_classes(self) -> int:
+        return self.head.sizes[-1]
+
+    def describe(self) -> str:
+        """One line: ``CNN conv5x5 32-64 (max-pool, batch norm) + MLP 3136-128-10 relu``."""
+        return (f"CNN conv{KERNEL}x{KERNEL} {'-'.join(map(str, self.channels))} (2x2 max-pool, batch norm) "
+                f"+ {self.head.describe()}")
+
+    def forward(self, x: Any) -> Tensor:
+        """Logits (B, C) of a batch of images; arrays are cast to the model's dtype."""
+        if not isinstance(x, Tensor):
+            x = Tensor(np.asarray(x, dtype=self.dtype))
+        x = x.reshape(x.shape[0], 1, *self.image_shape)
+        return self.head(self.features(x).flatten(1))
+
+    def extra_repr(self) -> str:
+        return (f"image_shape={self.image_shape}, channels={self.channels}, hidden={self.hidden}, "
+                f"activation={self.activation!r}, dropout={self.dropout}")
+
+
+Model = MLP | CNN
+
+
+def cnn_shapes(image_shape: Sequence[int], channels: Sequence[int], hidden: Sequence[int], classes: int,
+               dropout: float = 0.0) -> dict[str, tuple[int, ...]]:
+    """The state (parameters and buffers) names and shapes of ``CNN(...)``, without building it."""
+    h, w = (int(s) for s in image_shape)
+    shapes: dict[str, tuple[int, ...]] = {}
+    for k, (c_in, c_out) in enumerate(zip([1, *channels[:-1]], channels)):
+        shapes[f"features.{4 * k}.weight"] = (c_out, c_in, KERNEL, KERNEL)
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            shapes[f"features.{4 * k + 2}.{name}"] = (c_out,)
+        shapes[f"features.{4 * k + 2}.num_batches_tracked"] = ()
+    features = channels[-1] * (h >> len(channels)) * (w >> len(channels))
+    for name, shape in layer_shapes([features, *hidden, classes], dropout).items():
+        shapes[f"head.{name}"] = shape
+    return shapes
+
+
+def state_shapes(config: Any, image_shape: Sequence[int], classes: int) -> dict[str, tuple[int, ...]]:
+    """The ``state_dict()`` names and shapes of the model that ``config`` (a TrainConfig) describes."""
+    h, w = (int(s) for s in image_shape)
+    if config.model == "cnn":
+        return cnn_shapes((h, w), config.channels, config.hidden, classes, config.dropout)
+    return layer_shapes([h * w, *config.hidden, classes], config.dropout)
+
+
+def parameter_shapes(config: Any, image_shape: Sequence[int], classes: int) -> list[tuple[int, ...]]:
+    """The shapes of that model's ``parameters()``, in order (what optimizer state is indexed by)."""
+    shapes = state_shapes(config, image_shape, classes)
+    buffers = ("running_mean", "running_var", "num_batches_tracked")
+    return [s for name, s in shapes.items() if name.rpartition(".")[2] not in buffers]
+
+
+def build_model(config: Any, image_shape: Sequence[int], classes: int,
+                rng: np.random.Generator | int | None = None) -> Model:
+    """The model a configuration (a TrainConfig) names, for images of ``image_shape`` and ``classes`` classes."""
+    h, w = (int(s) for s in image_shape)
+    dtype = np.dtype(config.dtype)
+    if config.model == "cnn":
+        return CNN((h, w), config.channels, config.hidden, classes, config.activation, config.dropout, dtype=dtype,
+                   rng=rng)
+    return MLP([h * w, *config.hidden, classes], config.activation, config.dropout, dtype=dtype, rng=rng)
+
+
+def model_logits(model: Model, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+    """Logits of ``x`` in eval mode (no dropout; batch norm's running statistics), in batches of
+    ``batch_size`` (default: the model's ``eval_batch``), without recording a graph."""
+    batch_size = batch_size or model.eval_batch
     was_training = model.training
     model.eval()
     try:
@@ -151,5 +273,5 @@ def model_logits(model: MLP, x: np.ndarray, batch_size: int = EVAL_BATCH) -> np.
     finally:
         model.train(was_training)
     if not parts:
-        return np.zeros((0, model.sizes[-1]), dtype=model.dtype)
+        return np.zeros((0, model.num_classes), dtype=model.dtype)
     return np.concatenate(parts)

@@ -12,13 +12,14 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .config import ACTIVATIONS, DEFAULT_LR, DTYPES, LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig
+from .config import ACTIVATIONS, DEFAULT_HIDDEN, DEFAULT_LR, DTYPES, LOSSES, MODELS, OPTIMIZERS, SCHEDULES, TrainConfig
 from .data.sources import canonical_name
 from .threads import DEFAULT_THREADS
 
 __all__ = [
     "SHELL_DEFAULTS", "TRAIN_DEFAULTS", "add_data_options", "add_threads_option", "add_train_options",
-    "config_from_args", "explicit_options", "finite_float", "nonnegative_int", "parse_hidden", "parse_size", "positive_int",
+    "config_from_args", "explicit_options", "finite_float", "nonnegative_int", "parse_hidden", "parse_size",
+    "positive_int",
 ]
 
 TRAIN_DEFAULTS = TrainConfig()
@@ -33,7 +34,8 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(p) for p in parts)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated layer sizes such as 256,128, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated layer sizes such as 256,128, got {text!r}") from None
     if any(s < 1 for s in sizes):
         raise argparse.ArgumentTypeError(f"layer sizes must be >= 1, got {text!r}")
     return sizes
@@ -106,7 +108,8 @@ def add_data_options(p: argparse.ArgumentParser, *, suppress: bool = False,
     p.add_argument("--dataset", default=d, metavar="NAME|PATH",
                    help="mnist, fashion-mnist, a labelled .csv file (Kaggle pixel CSV, or the Chinese MNIST "
                         "chinese_mnist.csv with its images beside it) or an image folder (one sub-folder per class)"
-                        f"{' (default: ' + defaults.dataset + ')' if suppress else ' (default: the one the model was trained on)'}")
+                        + (f" (default: {defaults.dataset})" if suppress
+                           else " (default: the one the model was trained on)"))
     p.add_argument("--data-dir", default=d, metavar="DIR",
                    help="folder with the IDX files of mnist/fashion-mnist (default: $MNIST_DIR / $FASHION_MNIST_DIR, "
                         "the cache, or a download)")
@@ -124,9 +127,15 @@ def add_train_options(p: argparse.ArgumentParser, defaults: TrainConfig = TRAIN_
     d = defaults
     add_data_options(p, suppress=True, defaults=d)
     g = p.add_argument_group("model")
+    g.add_argument("--model", choices=MODELS, default=s,
+                   help=f"mlp: fully connected layers on the pixels; cnn: convolution blocks (5x5 conv, 2x2 max-pool, "
+                        f"batch norm, ReLU) before them (default: {d.model})")
     g.add_argument("--hidden", type=parse_hidden, default=s, metavar="SIZES",
-                   help=f"hidden layer sizes, e.g. 512,256 (\"\" = no hidden layer; default: "
-                        f"{','.join(map(str, d.hidden))})")
+                   help="hidden (fully connected) layer sizes, e.g. 512,256 (\"\" = none; default: "
+                        + "; ".join(f"{m} {','.join(map(str, h))}" for m, h in DEFAULT_HIDDEN.items()) + ")")
+    g.add_argument("--channels", type=parse_hidden, default=s, metavar="WIDTHS",
+                   help=f"--model cnn: output channels of each convolution block (default: "
+                        f"{','.join(map(str, d.channels))})")
     g.add_argument("--activation", choices=ACTIVATIONS, default=s, help=f"(default: {d.activation})")
     g.add_argument("--dropout", type=finite_float, default=s, metavar="P",
                    help=f"dropout after each hidden layer (default: {d.dropout})")
@@ -142,7 +151,8 @@ def add_train_options(p: argparse.ArgumentParser, defaults: TrainConfig = TRAIN_
     g.add_argument("--nesterov", action="store_true", default=s, help="Nesterov momentum")
     g.add_argument("--weight-decay", type=finite_float, default=s, metavar="WD",
                    help="L2 penalty (adamw: decoupled; default: 0, adamw 0.01)")
-    g.add_argument("--schedule", choices=SCHEDULES, default=s, help=f"per-epoch learning-rate schedule (default: {d.schedule})")
+    g.add_argument("--schedule", choices=SCHEDULES, default=s,
+                   help=f"per-epoch learning-rate schedule (default: {d.schedule})")
     g.add_argument("--step-size", type=positive_int, default=s, metavar="EPOCHS",
                    help="--schedule step: epochs between decays (default: epochs/3)")
     g.add_argument("--gamma", type=finite_float, default=s, help=f"--schedule step: decay factor (default: {d.gamma})")
@@ -156,7 +166,8 @@ def add_train_options(p: argparse.ArgumentParser, defaults: TrainConfig = TRAIN_
                    help="compile the training step (tinygrad_np.compile: forward, backward and the optimizer's "
                         "update as one program with preallocated buffers): the same results bit for bit, "
                         "faster; needs the MLP, --loss ce and no dropout")
-    epochs_help = f"(default: {d.epochs})" if d.epochs else "epochs the schedule is planned over (default: 0; 'train N' adds N)"
+    epochs_help = (f"(default: {d.epochs})" if d.epochs
+                   else "epochs the schedule is planned over (default: 0; 'train N' adds N)")
     g.add_argument("--epochs", type=nonnegative_int, default=s, help=epochs_help)
     g.add_argument("--early-stopping", type=nonnegative_int, default=s, metavar="PATIENCE",
                    help="stop when validation accuracy has not improved for PATIENCE epochs and restore "
@@ -204,5 +215,8 @@ def config_from_args(args: argparse.Namespace, base: TrainConfig | None = None) 
     defaults). Data paths given on the command line are made absolute, so that checkpoints work
     from any working directory."""
     values = (base or TrainConfig()).to_dict()
-    values.update(explicit_options(args))
+    given = explicit_options(args)
+    if "model" in given and "hidden" not in given and given["model"] != values.get("model"):
+        values.pop("hidden")  # the new model's own hidden layers
+    values.update(given)
     return TrainConfig.from_dict(values)

@@ -21,7 +21,7 @@ import numpy as np
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, rng_state, save_checkpoint
 from .data import Stats
 from .dataset import Data, load_data
-from .model import layer_shapes
+from .model import parameter_shapes, state_shapes
 from .trainer import Trainer, TrainerState
 
 __all__ = [
@@ -81,10 +81,15 @@ def stats_from_meta(meta: Mapping[str, Any]) -> Stats:
 
 
 def model_shapes(ckpt: Checkpoint) -> dict[str, tuple[int, ...]]:
-    """The parameter shapes of the model that a checkpoint's configuration describes."""
+    """The state shapes (parameters and buffers) of the model that a checkpoint's configuration describes."""
     assert ckpt.config is not None
-    h, w = ckpt.meta["image_shape"]
-    return layer_shapes([h * w, *ckpt.config.hidden, len(ckpt.meta["class_names"])], ckpt.config.dropout)
+    return state_shapes(ckpt.config, ckpt.meta["image_shape"], len(ckpt.meta["class_names"]))
+
+
+def model_parameter_shapes(ckpt: Checkpoint) -> list[tuple[int, ...]]:
+    """The shapes of that model's parameters, in ``parameters()`` order (optimizer state's indices)."""
+    assert ckpt.config is not None
+    return parameter_shapes(ckpt.config, ckpt.meta["image_shape"], len(ckpt.meta["class_names"]))
 
 
 def _check_state_entries(ckpt: Checkpoint, params: list[tuple[int, ...]]) -> None:
@@ -109,11 +114,10 @@ def _check_state_entries(ckpt: Checkpoint, params: list[tuple[int, ...]]) -> Non
 
 
 def _state_from_checkpoint(ckpt: Checkpoint, weights_only: bool) -> TrainerState:
-    shapes = model_shapes(ckpt)
-    model = ckpt.group("model", shapes)
+    model = ckpt.group("model", model_shapes(ckpt))
     if weights_only:
         return TrainerState(model, {}, None, {}, ckpt.epoch, [])
-    _check_state_entries(ckpt, list(shapes.values()))
+    _check_state_entries(ckpt, model_parameter_shapes(ckpt))
     try:
         rng = {k: json.loads(str(v[()])) for k, v in ckpt.group("rng").items()}
     except ValueError as e:

@@ -90,10 +90,12 @@ class Shell:
             "set": (self.do_set, "KEY VALUE", "change a hyperparameter: " + ", ".join(SETTABLE)),
             "config": (self.do_config, "", "show the current settings"),
             "history": (self.do_history, "", "per-epoch metrics so far"),
-            "curves": (self.do_curves, "[FILE]", "save (and show) the loss and accuracy curves (default OUT/curves.png)"),
+            "curves": (self.do_curves, "[FILE]",
+                       "save (and show) the loss and accuracy curves (default OUT/curves.png)"),
             "reshuffle": (self.do_reshuffle, "[SEED]", "re-seed the shuffling of the training data"),
             "reload": (self.do_reload, "[DATASET [DIR]]", "reload the data from disk (optionally another data set)"),
-            "misclassified": (self.do_misclassified, "[K] [FILE]", "save a grid of up to K (40) misclassified test images"),
+            "misclassified": (self.do_misclassified, "[K] [FILE]",
+                              "save a grid of up to K (40) misclassified test images"),
             "show": (self.do_show, "[START] [COUNT] [FILE]", "save a grid of test images with predictions"),
             "save": (self.do_save, "[PATH]", "save a checkpoint (default: OUT/checkpoint.npz)"),
             "quit": (self.do_quit, "", "leave (also: exit, Ctrl-D); asks first if there is unsaved training"),
@@ -338,10 +340,11 @@ class Shell:
         t, c = self.trainer, self.trainer.config
         self.print(f"data: {t.data.name} ({len(t.data.x_train):,} train / {len(t.data.x_val):,} val / "
                    f"{len(t.data.x_test):,} test) from {t.data.source}")
-        self.print(f"model: MLP {'-'.join(map(str, t.model.sizes))} {c.activation}, dropout {c.dropout:g}, {c.dtype}")
+        self.print(f"model: {t.model.describe()}, dropout {c.dropout:g}, {c.dtype}")
         self.print(f"optimizer: {c.optimizer}, lr {t.optimizer.lr:g} (base {c.learning_rate:g}), momentum "
                    f"{c.momentum:g}, weight decay {c.decay:g}; schedule {c.schedule}; batch size {c.batch_size}")
-        self.print(f"loss {c.loss}; augment {'on' if c.augment else 'off'}; epochs done {t.epoch}; output folder {self.out_dir}")
+        self.print(f"loss {c.loss}; augment {'on' if c.augment else 'off'}; epochs done {t.epoch}; "
+                   f"output folder {self.out_dir}")
 
     def do_history(self, args: list[str]) -> None:
         if not self.trainer.history:
@@ -353,7 +356,8 @@ class Shell:
         seed = _int_arg(args[0], "SEED", 0) if args else None
         self.trainer.loader.rng = np.random.default_rng(seed)
         self.unsaved.append("reshuffle")
-        self.print(f"training data will be shuffled with a new generator (seed {seed if seed is not None else 'random'})")
+        shown = seed if seed is not None else "random"
+        self.print(f"training data will be shuffled with a new generator (seed {shown})")
 
     def do_reload(self, args: list[str]) -> None:
         t = self.trainer
@@ -416,7 +420,7 @@ def build_trainer(args: argparse.Namespace) -> tuple[Trainer, str]:
         return trainer, f"checkpoint {args.checkpoint} (epoch {trainer.epoch})"
     config: TrainConfig = config_from_args(args, SHELL_DEFAULTS)
     trainer = Trainer(config, load_data(config), progress=progress)
-    return trainer, f"a new model (MLP {'-'.join(map(str, trainer.model.sizes))})"
+    return trainer, f"a new model ({trainer.model.describe()})"
 
 
 def run_shell(args: argparse.Namespace) -> int:

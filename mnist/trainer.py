@@ -35,7 +35,7 @@ from .augment import Augmenter
 from .config import OPTIMIZERS, TrainConfig
 from .dataset import Data
 from .metrics import EvalResult, evaluate_logits
-from .model import MLP, batch_loss, model_logits
+from .model import batch_loss, build_model, model_logits
 from .threads import blas_threads, cpu_count, load_average, oversubscription_hint
 
 __all__ = ["Trainer", "TrainerState", "TrainingDiverged", "build_optimizer", "build_scheduler"]
@@ -106,9 +106,7 @@ class Trainer:
             raise ValueError("early stopping needs a validation split (--val-size > 0)")
         seeds = np.random.SeedSequence(config.seed).spawn(3)
         self.model_rng = np.random.default_rng(seeds[0])  # weight init, then dropout masks
-        h, w = data.image_shape
-        self.model = MLP([h * w, *config.hidden, len(data.class_names)], config.activation, config.dropout,
-                         dtype=np.dtype(config.dtype), rng=self.model_rng)
+        self.model = build_model(config, data.image_shape, len(data.class_names), rng=self.model_rng)
         self.optimizer = build_optimizer(config, self.model.parameters())
         self.scheduler = build_scheduler(config, self.optimizer)
         self.loader = DataLoader(data.x_train, data.y_train, batch_size=config.batch_size, shuffle=True,

@@ -21,6 +21,15 @@ from .functions import (
     log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, mul, neg, pow, relu, reshape, sigmoid, softmax,
     sqrt, squeeze, stack, std, sub, sum, swapaxes, tanh, transpose, unsqueeze, var, where,
 )
+from .functions import (  # shape ops and contractions (op coverage)
+    array_split, diag, diagonal, dot, einsum, flip, inner, moveaxis, outer, permute, ravel, repeat, roll, split,
+    tensordot, tile, trace, tril, triu,
+)
+from .functions import (  # op coverage: more elementwise ops, products, scans, norms
+    arccos, arcsin, arctan, arctan2, cos, cosh, cumprod, cumsum, elu, erf, erfc, exp2, expm1, gelu, hardswish, hypot,
+    log1p, log2, log10, logaddexp, mish, norm, prod, relu6, sign, silu, sin, sinh, softplus, square, tan,
+)
+from .functions import pad  # CNN family
 from .modes import (
     AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, watch_gradients,
 )
@@ -43,8 +52,15 @@ __all__ = [
     "tanh", "sigmoid", "relu", "leaky_relu", "clip", "sum", "mean", "max", "min", "var", "std", "logsumexp",
     "softmax", "log_softmax", "argmax", "argmin", "reshape", "transpose", "swapaxes", "expand", "broadcast_to",
     "squeeze", "unsqueeze", "expand_dims", "flatten", "concatenate", "stack",
+    "flip", "roll", "repeat", "tile", "moveaxis", "tril", "triu", "split", "array_split", "ravel", "permute",
+    "einsum", "tensordot", "dot", "inner", "outer", "diagonal", "trace", "diag",
+    "pad",  # CNN family
     "nn", "optim", "data", "gradcheck", "gradgradcheck", "GradcheckReport", "GradcheckError",
     "functional", "viz", "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian",
     "hessian", "hvp", "vmap", "custom_vjp", "custom_jvp", "checkpoint",
     "fast", "traced_step", "TraceError", "compile",
+    # op coverage: more elementwise ops, products, scans, norms
+    "sin", "cos", "tan", "sinh", "cosh", "arcsin", "arccos", "arctan", "arctan2", "square", "log1p", "expm1",
+    "log2", "log10", "exp2", "logaddexp", "softplus", "gelu", "silu", "elu", "mish", "relu6", "hardswish", "erf",
+    "erfc", "hypot", "sign", "prod", "cumsum", "cumprod", "norm",
 ]

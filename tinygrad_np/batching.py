@@ -90,7 +90,12 @@ def elementwise(cls: type[Function], values: list, bdims: list, params: dict, le
 
 
 def reduction(cls: type[Function], values: list, bdims: list, params: dict, level: int) -> tuple[Tensor, int]:
-    """Ops over ``axis`` (None: every axis of an example): the axes shift past the batch axis."""
+    """Ops over ``axis`` (None: every axis of an example) of input 0: the axes shift past the batch
+    axis. Other inputs must be unbatched (they broadcast against an example's trailing axes, which
+    the batch axis in front leaves in place); an op with batched other inputs needs its own rule."""
+    if any(b is not None for b in bdims[1:]):
+        raise NotImplementedError(f"vmap: {getattr(cls, 'op_name', cls.__name__)}'s reduction rule batches "
+                                  "input 0 only; this op needs its own batching rule for other batched inputs")
     v = front(values[0], bdims[0])
     ndim = v.ndim - 1
     axis = params.get("axis")

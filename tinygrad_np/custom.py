@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from . import modes
-from .engine import Function, Tensor, record, topological_order
+from .engine import Function, Tensor, record, run_backward, seeds, topological_order
 from .forward_mode import Dual
 from .functional import grad, vjp
 from .reverse_mode import GradTracer
@@ -163,12 +163,14 @@ def _zeros(x: Tensor) -> np.ndarray:
 
 def checkpoint(fn: Callable[..., Tensor], *args: Any) -> Tensor:
     """``fn(*args)`` without keeping its intermediates for backward: the backward pass runs ``fn``
-    again and takes its VJP then (``vjp(fn, *args)``). The same gradients; the memory of ``fn``'s
-    graph traded for a second forward pass."""
+    again and takes its VJP then. The same gradients, also of the tensors ``fn`` closes over (a
+    layer's weights); the memory of ``fn``'s graph traded for a second forward pass."""
     xs = [as_tensor(a) for a in args]
     level = _reverse_level(xs)
-    if level is None or not any(x.requires_grad for x in xs) and level == 0:
+    if level is None:  # forward mode or vmap: nothing is kept for a backward pass anyway
         return fn(*xs)
+    if level == 0:
+        return _checkpoint_on_the_tape(fn, xs)
     lows = [_below(x, level) for x in xs]
     with modes.no_grad():  # the first run keeps nothing
         out = fn(*lows)
@@ -180,6 +182,43 @@ def checkpoint(fn: Callable[..., Tensor], *args: Any) -> Tensor:
 
     return _record_rule(fn, xs, out, level, recompute)
 
+
+def _checkpoint_on_the_tape(fn: Callable[..., Tensor], xs: list[Tensor]) -> Tensor:
+    """``checkpoint`` of plain tensors. The first run records only the ops that reach tensors ``fn``
+    closes over (its arguments are detached), to find those tensors; its graph is dropped at once.
+    The node's inputs are the arguments and those tensors; its VJP runs ``fn`` on the arguments
+    again and the engine's backward pass from there (recorded if the outer pass records)."""
+    with modes.enable_grad():
+        out = fn(*[x.detach() for x in xs])
+    if not isinstance(out, Tensor):
+        raise TypeError(f"checkpoint: fn must return a Tensor, got {type(out).__name__}")
+    if out.level:
+        raise ValueError("checkpoint: fn closes over a value that an enclosing transformation (grad, jvp, vmap) "
+                         "varies; pass it to checkpoint as an argument")
+    seen = {id(x) for x in xs}
+    captured: list[Tensor] = []
+    for t in topological_order([out]):
+        for x in t._ctx.inputs:
+            if x._ctx is None and x.requires_grad and id(x) not in seen:
+                seen.add(id(x))
+                captured.append(x)
+    inputs = xs + captured
+    value = out.detach()
+    del out  # (the first run's graph goes with it)
+
+    def recompute(g: Tensor) -> list:
+        higher = modes.state.grad_enabled  # the outer pass records (create_graph): so must this one
+        # first order: the second run starts from fresh leaves (its graph ends there); recorded: from
+        # the arguments themselves, so that the VJPs recorded depend on them (and the outer graph stays)
+        starts = list(xs) if higher else [x.detach().requires_grad_(x.requires_grad) for x in xs]
+        with modes.enable_grad():
+            again = fn(*starts)
+        if not again.requires_grad:
+            return [None] * len(inputs)
+        return run_backward([again], seeds([again], [g]), inputs=starts + captured, retain_graph=higher,
+                            create_graph=higher)
+
+    return _record_rule(fn, inputs, value, 0, recompute)
 
 
 def saved_bytes(roots: Iterable[Tensor]) -> int:

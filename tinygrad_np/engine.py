@@ -19,6 +19,7 @@ The fast layer may register faster forwards and VJPs of registry ops (``LOWERED_
 """
 from __future__ import annotations
 
+import inspect
 from operator import attrgetter
 from typing import Any, Callable, Iterable, Sequence
 
@@ -83,13 +84,18 @@ LOWERED_FORWARDS: dict[type[Function], Callable[..., np.ndarray]] = {}
 
 
 def register(name: str) -> Callable[[type[Function]], type[Function]]:
-    """Class decorator: add a Function subclass to the registry under ``name``."""
+    """Class decorator: add a Function subclass to the registry under ``name``. The defaults of its
+    forward's keyword parameters become class attributes, so a rule reads ``self.axis`` also when
+    the call left ``axis`` out."""
 
     def deco(cls: type[Function]) -> type[Function]:
         if name in OPS:
             raise ValueError(f"op {name!r} registered twice")
         OPS[name] = cls
         cls.op_name = name  # type: ignore[attr-defined]
+        for p in inspect.signature(cls.forward).parameters.values():
+            if p.default is not p.empty and not hasattr(cls, p.name):
+                setattr(cls, p.name, p.default)
         return cls
 
     return deco
@@ -188,6 +194,9 @@ class Tensor(TensorMethods, InPlaceWrites):
                                f"input shapes {shapes}, output shape {out.shape}", modes.user_code_line())
         if fn is not None and out._data.dtype.kind == "f":
             record(fn, out)
+        if state.op_watchers:
+            for watch in state.op_watchers:
+                watch(cls, inputs, params, out)
         return out
 
     # ------------------------------------------------------------------ backward
@@ -277,12 +286,12 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Tensor], *, inputs: Se
     ``create_graph=True`` records the VJPs as a graph; otherwise the fast layer's rules may run."""
     order = topological_order(roots)
     wanted = None if inputs is None else {id(x): k for k, x in enumerate(inputs)}
-    if wanted is not None:  # only the nodes through which a wanted input reaches the roots
+    if wanted is not None:  # only the steps through which a wanted input reaches the roots
         useful = set(wanted)
         for t in reversed(order):  # producers first
-            if id(t) in useful or any(id(x) in useful for x in t._ctx.inputs):
+            if any(id(x) in useful for x in t._ctx.inputs):
                 useful.add(id(t))
-        order = [t for t in order if id(t) in useful]
+        order = [t for t in order if id(t) in useful]  # (a wanted input's own node runs only if that leads on)
     lowered = LOWERED_VJPS if modes.state.fast and not create_graph else None
     grads: dict[int, Tensor] = {}  # id(tensor) -> its gradient so far
     leaves: dict[int, Tensor] = {}  # id(leaf) -> the leaves that received a gradient
@@ -303,15 +312,17 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Tensor], *, inputs: Se
             if root.requires_grad:
                 deliver(root, seed)
         for t in order:
+            steps = wanted is None or any(id(x) in useful for x in t._ctx.inputs)
             g = grads.pop(id(t), None)
             if g is not None:
                 if t._hooks:
                     g = run_hooks(t, g)
                 if wanted is not None and id(t) in wanted:
                     results[wanted[id(t)]] = g
-                for _, x, _, gx in backward_step(t, g, lowered):
-                    deliver(x, gx)
-            if not retain_graph:
+                if steps:
+                    for _, x, _, gx in backward_step(t, g, lowered):
+                        deliver(x, gx)
+            if steps and not retain_graph:
                 t._ctx.release()
         for key, x in leaves.items():
             g = run_hooks(x, grads[key]) if x._hooks else grads[key]

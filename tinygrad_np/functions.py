@@ -141,16 +141,22 @@ def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A
     return as_tensor(x).min(axis, keepdims)
 
 
-def var(x: Any, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    return as_tensor(x).var(axis, keepdims, ddof)
+def var(x: Any, axis: Axis = None, keepdims: bool = False, ddof: float = 0, *,
+        correction: float | None = None) -> Tensor:
+    return as_tensor(x).var(axis, keepdims, ddof, correction=correction)
 
 
-def std(x: Any, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    return as_tensor(x).std(axis, keepdims, ddof)
+def std(x: Any, axis: Axis = None, keepdims: bool = False, ddof: float = 0, *,
+        correction: float | None = None) -> Tensor:
+    return as_tensor(x).std(axis, keepdims, ddof, correction=correction)
 
 
-def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    return as_tensor(x).logsumexp(axis, keepdims)
+def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False, b: Any = None) -> Tensor:
+    """log Σ b·exp(x) over axis, as SciPy's ``logsumexp(x, axis, b=b, keepdims=keepdims)``."""
+    if b is None:
+        return as_tensor(x).logsumexp(axis, keepdims)
+    x, b = operands(x, b)
+    return x.logsumexp(axis, keepdims, b=b)
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:
@@ -167,6 +173,68 @@ def argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
 
 def argmin(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
     return as_tensor(x).argmin(axis, keepdims)
+
+
+# ----------------------------------------------------------------------------- op coverage: more elementwise ops
+def _unary(name: str):
+    def f(x: Any) -> Tensor:
+        return getattr(as_tensor(x), name)()
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"Elementwise ``{name}`` (the op ``{name}``; see ``tg.OPS[{name!r}]`` for its math)."
+    return f
+
+
+sin, cos, tan, sinh, cosh = (_unary(n) for n in ("sin", "cos", "tan", "sinh", "cosh"))
+arcsin, arccos, arctan = (_unary(n) for n in ("arcsin", "arccos", "arctan"))
+square, log1p, expm1, log2, log10, exp2 = (_unary(n) for n in ("square", "log1p", "expm1", "log2", "log10", "exp2"))
+silu, mish, relu6, hardswish, erf, erfc, sign = (_unary(n) for n in
+                                                ("silu", "mish", "relu6", "hardswish", "erf", "erfc", "sign"))
+
+
+def arctan2(a: Any, b: Any) -> Tensor:
+    """atan2(a, b): the angle of the point (b, a), in (-π, π]."""
+    return Tensor.apply("arctan2", *operands(a, b))
+
+
+def logaddexp(a: Any, b: Any) -> Tensor:
+    """log(exp(a) + exp(b)) without overflow."""
+    return Tensor.apply("logaddexp", *operands(a, b))
+
+
+def hypot(a: Any, b: Any) -> Tensor:
+    """√(a² + b²) without overflow."""
+    return Tensor.apply("hypot", *operands(a, b))
+
+
+def softplus(x: Any, beta: float = 1.0) -> Tensor:
+    return as_tensor(x).softplus(beta)
+
+
+def gelu(x: Any, approximate: str = "none") -> Tensor:
+    return as_tensor(x).gelu(approximate)
+
+
+def elu(x: Any, alpha: float = 1.0) -> Tensor:
+    return as_tensor(x).elu(alpha)
+
+
+# ----------------------------------------------------------------------------- op coverage: products, scans, norms
+def prod(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    return as_tensor(x).prod(axis, keepdims)
+
+
+def cumsum(x: Any, axis: int | None = None) -> Tensor:
+    return as_tensor(x).cumsum(axis)
+
+
+def cumprod(x: Any, axis: int | None = None) -> Tensor:
+    return as_tensor(x).cumprod(axis)
+
+
+def norm(x: Any, ord: Any = None, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A002
+    """As ``np.linalg.norm(x, ord, axis, keepdims)`` (see ``Tensor.norm`` for the supported ords)."""
+    return as_tensor(x).norm(ord, axis, keepdims)
 
 
 # ----------------------------------------------------------------------------- shape
@@ -214,6 +282,129 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     return Tensor.apply("stack", *operands(*tensors), axis=axis)
 
 
+# ----------------------------------------------------------------------------- shape ops (op coverage)
+def flip(x: Any, axis: Axis = None) -> Tensor:
+    return as_tensor(x).flip(axis)
+
+
+def roll(x: Any, shift: int | Sequence[int], axis: Axis = None) -> Tensor:
+    return as_tensor(x).roll(shift, axis)
+
+
+def repeat(x: Any, repeats: int | Sequence[int], axis: int | None = None) -> Tensor:
+    return as_tensor(x).repeat(repeats, axis)
+
+
+def tile(x: Any, reps: int | Sequence[int]) -> Tensor:
+    return as_tensor(x).tile(reps)
+
+
+def moveaxis(x: Any, source: int | Sequence[int], destination: int | Sequence[int]) -> Tensor:
+    return as_tensor(x).moveaxis(source, destination)
+
+
+def tril(x: Any, k: int = 0) -> Tensor:
+    return as_tensor(x).tril(k)
+
+
+def triu(x: Any, k: int = 0) -> Tensor:
+    return as_tensor(x).triu(k)
+
+
+def split(x: Any, indices_or_sections: int | Sequence[int], axis: int = 0) -> list[Tensor]:
+    """NumPy's split: a list of Tensors (one slice each)."""
+    return as_tensor(x).split(indices_or_sections, axis)
+
+
+def array_split(x: Any, indices_or_sections: int | Sequence[int], axis: int = 0) -> list[Tensor]:
+    """NumPy's array_split: a list of Tensors (one slice each)."""
+    return as_tensor(x).array_split(indices_or_sections, axis)
+
+
+def ravel(x: Any) -> Tensor:
+    return as_tensor(x).ravel()
+
+
+def permute(x: Any, *axes: Any) -> Tensor:
+    return as_tensor(x).permute(*axes)
+
+
+# ----------------------------------------------------------------------------- contractions (op coverage)
+def einsum(subscripts: Any, *xs: Any, optimize: Any = False) -> Tensor:
+    """y[out] = Σ Πₖ xₖ[sₖ] over the letters not in the output: NumPy's einsum (``...``, implicit
+    outputs, repeated letters, any number of operands, and the interleaved form
+    ``einsum(x, [0, 1], w, [1, 2], [0, 2])``). ``optimize`` is accepted for NumPy's signature and
+    has no effect: the op picks its own contraction order."""
+    if not isinstance(subscripts, str):
+        subscripts, xs = _interleaved_subscripts(subscripts, *xs)
+    return Tensor.apply("einsum", *operands(*xs), subscripts=subscripts)
+
+
+def _interleaved_subscripts(*args: Any) -> tuple[str, tuple]:
+    """``einsum(x0, labels0, x1, labels1, ..., [out])`` as a subscripts string and the operands:
+    labels are ints in [0, 52) (0-25 -> A-Z, 26-51 -> a-z, NumPy's mapping) or Ellipsis."""
+
+    def letters(labels: Any) -> str:
+        out = []
+        for lab in labels:
+            if lab is Ellipsis:
+                out.append("...")
+            elif isinstance(lab, (int, np.integer)) and 0 <= lab < 52:
+                out.append(chr(ord("A") + lab) if lab < 26 else chr(ord("a") + lab - 26))
+            else:
+                raise ValueError(f"einsum: a label must be an int in [0, 52) or Ellipsis, got {lab!r}")
+        return "".join(out)
+
+    xs, out = args[0::2], None
+    labels = list(args[1::2])
+    if len(xs) > len(labels):  # an odd count: the last is the output's labels
+        out, xs = xs[-1], xs[:-1]
+    subscripts = ",".join(letters(lab) for lab in labels)
+    return (subscripts if out is None else f"{subscripts}->{letters(out)}"), tuple(xs)
+
+
+def tensordot(a: Any, b: Any, axes: int | Sequence[Any] = 2) -> Tensor:
+    a, b = operands(a, b)
+    return a.tensordot(b, axes)
+
+
+def dot(a: Any, b: Any) -> Tensor:
+    a, b = operands(a, b)
+    return a.dot(b)
+
+
+def inner(a: Any, b: Any) -> Tensor:
+    a, b = operands(a, b)
+    return a.inner(b)
+
+
+def outer(a: Any, b: Any) -> Tensor:
+    a, b = operands(a, b)
+    return a.outer(b)
+
+
+def diagonal(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+    return as_tensor(x).diagonal(offset, axis1, axis2)
+
+
+def trace(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+    return as_tensor(x).trace(offset, axis1, axis2)
+
+
+def diag(x: Any, k: int = 0) -> Tensor:
+    return as_tensor(x).diag(k)
+# ----------------------------------------------------------------------------- CNN family: padding
+def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: float = 0.0) -> Tensor:
+    """NumPy's ``np.pad``: ``pad_width`` an int, a (before, after) pair, or one pair per axis; mode
+    constant (with a scalar ``constant_values``), reflect, symmetric, edge or wrap. One ``pad`` op."""
+    x = as_tensor(x)
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2)) if x.ndim else np.zeros((0, 2), int)
+    if np.ndim(constant_values) != 0:
+        raise ValueError("pad: constant_values must be a scalar (one value for every side)")
+    return Tensor.apply("pad", x, widths=tuple((int(b), int(a)) for b, a in widths), mode=mode,
+                        value=float(constant_values))
+
+
 def _on_arrays(func: Any):
     """A NumPy function whose result is not differentiable by nature (a bool, a shape, an index),
     run on the arrays of its Tensor arguments."""
@@ -235,6 +426,18 @@ NUMPY_FUNCTIONS.update({
     np.std: std, np.argmax: argmax, np.argmin: argmin,
     np.reshape: reshape, np.transpose: transpose, np.swapaxes: swapaxes, np.broadcast_to: broadcast_to,
     np.squeeze: squeeze, np.expand_dims: expand_dims, np.concatenate: concatenate, np.stack: stack,
+    # shape ops and contractions (op coverage)
+    np.flip: flip, np.roll: roll, np.repeat: repeat, np.tile: tile, np.moveaxis: moveaxis, np.tril: tril,
+    np.triu: triu, np.split: split, np.array_split: array_split, np.ravel: ravel,
+    np.einsum: einsum, np.tensordot: tensordot, np.dot: dot, np.inner: inner, np.outer: outer,
+    np.diagonal: diagonal, np.trace: trace, np.diag: diag,
+    # op coverage: more elementwise ops, products, scans, norms
+    np.sin: sin, np.cos: cos, np.tan: tan, np.sinh: sinh, np.cosh: cosh, np.arcsin: arcsin, np.arccos: arccos,
+    np.arctan: arctan, np.arctan2: arctan2, np.square: square, np.log1p: log1p, np.expm1: expm1, np.log2: log2,
+    np.log10: log10, np.exp2: exp2, np.logaddexp: logaddexp, np.hypot: hypot, np.sign: sign,
+    np.prod: prod, np.cumsum: cumsum, np.cumprod: cumprod, np.linalg.norm: norm,
+    # CNN family
+    np.pad: pad,
 })
 NUMPY_FUNCTIONS.update({f: _on_arrays(f) for f in (
     np.shape, np.ndim, np.size, np.allclose, np.isclose, np.array_equal, np.isnan, np.isinf, np.isfinite,

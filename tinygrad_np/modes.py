@@ -9,6 +9,7 @@ The state lives in one ``threading.local``; nothing else in the package is mutab
     with set_grad_enabled(flag): ...    either, from a flag
     with detect_anomaly(): ...          the first NaN/Inf in a forward or backward raises AnomalyError
     with watch_gradients(fn): ...       fn(event) sees every gradient backward computes (viz.trace_backward)
+    with watch_ops(fn): ...             fn(op, inputs, params, output) sees every op run (fast.jit's traces)
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class _State(threading.local):
     grad_enabled = True  # ops record a graph
     anomaly = False  # ops check for NaN/Inf and remember where they were created
     watchers: tuple[Callable[[Any], None], ...] = ()  # see watch_gradients
+    op_watchers: tuple[Callable[..., None], ...] = ()  # see watch_ops
     levels: frozenset = frozenset()  # the levels of the function transformations running (tracing.py)
     #: use what the fast layer (``tinygrad_np.fast``) registered at the engine's seams; off with
     #: TINYGRAD_NP_FAST=0 or ``tinygrad_np.fast.disabled()``: the same results, the textbook code
@@ -138,6 +140,19 @@ def watch_gradients(fn: Callable[[Any], None]) -> Iterator[None]:
         yield
     finally:
         state.watchers = saved
+
+
+@contextlib.contextmanager
+def watch_ops(fn: Callable[..., None]) -> Iterator[None]:
+    """Call ``fn(op class, inputs, params, output)`` for every op ``Tensor.apply`` runs on plain
+    tensors inside the block (this thread), recorded or not (comparisons too): a trace of the
+    forward computation (``fast.jit`` builds its plans from it)."""
+    saved = state.op_watchers
+    state.op_watchers = saved + (fn,)
+    try:
+        yield
+    finally:
+        state.op_watchers = saved
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))

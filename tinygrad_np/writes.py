@@ -27,11 +27,16 @@ class WriteClock:
         self.last = 0
         self._ticks = itertools.count(1)
         self._lock = threading.Lock()
+        self._mine = threading.local()  # this thread's last tick (``last_in_this_thread``)
 
     def stamp(self, t: "Tensor") -> None:
         self._lock.acquire()
-        self.last = t._version[0] = next(self._ticks)
+        self.last = self._mine.last = t._version[0] = next(self._ticks)
         self._lock.release()
+
+    def last_in_this_thread(self) -> int:
+        """The tick of this thread's last write (0 before its first): it moves only when this thread writes."""
+        return getattr(self._mine, "last", 0)
 
 
 WRITES = WriteClock()

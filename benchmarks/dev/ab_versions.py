@@ -139,7 +139,8 @@ def markdown(report: dict[str, Any]) -> str:
     a, b = report["versions"]
     lines = [f"A = {a}, B = {b}{' (traced steps)' if report.get('traced') else ''}; {report['data']} data, "
              f"blocks of {report['steps']} steps, contenders rebuilt before each block.", "",
-             "| arch | batch | reference µs/step | A µs/step | B µs/step | A × ref | B × ref | B / A (95% CI) | same weights |",
+             "| arch | batch | reference µs/step | A µs/step | B µs/step | A × ref | B × ref | B / A (95% CI) "
+             "| same weights |",
              "|---|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in report["results"]:
         c = r["contenders"]
@@ -147,7 +148,8 @@ def markdown(report: dict[str, Any]) -> str:
         ci = r["b_over_a"]["ci95"]
         lines.append(f"| {r['arch']} | {r['batch']} | {us[0]:.1f} | {us[1]:.1f} | {us[2]:.1f} | "
                      f"{c['A']['ratio_to_reference']:.3f} | {c['B']['ratio_to_reference']:.3f} | "
-                     f"{r['b_over_a']['median']:.3f} ({ci[0]:.3f}-{ci[1]:.3f}) | {'yes' if r['same_weights'] else 'no'} |")
+                     f"{r['b_over_a']['median']:.3f} ({ci[0]:.3f}-{ci[1]:.3f}) | "
+                     f"{'yes' if r['same_weights'] else 'no'} |")
     return "\n".join(lines) + "\n"
 
 

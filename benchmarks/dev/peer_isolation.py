@@ -69,7 +69,8 @@ def measure(sizes: Sequence[int], batch: int, X: np.ndarray, y: np.ndarray, work
             loads[mode].append(other_load(before, cpu_snapshot(pids)))
     out: dict[str, Any] = {"arch": "-".join(map(str, sizes)), "batch": batch, "reps": reps,
                            "peers": [c.name for c in remote], "other_cpu_load": loads,
-                           "contenders": {name: {"with_s": t["with"], "without_s": t["without"]} for name, t in times.items()}}
+                           "contenders": {name: {"with_s": t["with"], "without_s": t["without"]}
+                                          for name, t in times.items()}}
     return summarize(out, seed=seed)
 
 

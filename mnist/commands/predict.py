@@ -33,7 +33,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
             print(f"{name:<{width}}  {names[p]}  ({100 * c:.1f}%)")
         if args.out:
             rows = ["file,label,class_name,confidence"]
-            rows += [f"{_csv_field(n)},{int(p)},{_csv_field(names[p])},{c:.6f}" for n, p, c in zip(inputs.names, pred, conf)]
+            rows += [f"{_csv_field(n)},{int(p)},{_csv_field(names[p])},{c:.6f}"
+                     for n, p, c in zip(inputs.names, pred, conf)]
             atomic_write_text(args.out, "\n".join(rows) + "\n")
             print(f"wrote {args.out}")
         return 0

@@ -50,7 +50,8 @@ def cmd_show(args: argparse.Namespace, *, interactive: bool | None = None,
         else:
             mark = "" if pred[k] == labels[k] else "   <-- wrong"
             print(f"#{row:<6} true {names[labels[k]]:<12} predicted {names[pred[k]]:<12} ({100 * conf[k]:5.1f}%){mark}")
-    summary = f"accuracy on these {len(idx)}: {pct(result.accuracy)}; " if labels is not None else f"{len(idx)} images; "
+    summary = (f"accuracy on these {len(idx)}: {pct(result.accuracy)}; " if labels is not None
+               else f"{len(idx)} images; ")
     print(f"{summary}grid saved to {path}  (#N = the image's position in {sel.source})")
     window = not args.no_window and plots.display_available()
     if interactive is None:

@@ -95,9 +95,14 @@ def _last_saved_epoch(path: Path) -> str:
 def _config_json(trainer: Trainer, commands: list[str]) -> dict[str, Any]:
     cfg = trainer.config
     d = cfg.to_dict()
-    d.update(lr=cfg.learning_rate, weight_decay=cfg.decay, sizes=trainer.model.sizes,
-             parameters=trainer.model.num_parameters(), command=commands[-1])
+    d.update(lr=cfg.learning_rate, weight_decay=cfg.decay, sizes=_sizes(trainer.model),
+             architecture=trainer.model.describe(), parameters=trainer.model.num_parameters(), command=commands[-1])
     return d
+
+
+def _sizes(model: Any) -> list[int]:
+    """The fully connected layers' sizes (the CNN's: those after its convolutions)."""
+    return list(model.sizes if hasattr(model, "sizes") else model.head.sizes)
 
 
 def _print_header(trainer: Trainer, run_dir: Path) -> None:
@@ -112,8 +117,9 @@ def _print_header(trainer: Trainer, run_dir: Path) -> None:
     extras += ["standardized"] if cfg.standardize else []
     extras += [f"early stopping (patience {cfg.early_stopping})"] if cfg.early_stopping else []
     extras += ["no validation"] if len(data.x_val) == 0 else []
-    print(f"model: MLP {'-'.join(map(str, model.sizes))} {cfg.activation}, {model.num_parameters():,} parameters, "
-          f"{cfg.dtype}; {cfg.loss} loss, {cfg.optimizer} lr {cfg.learning_rate:g}, {schedule}, batch {cfg.batch_size}, "
+    print(f"model: {model.describe()}, {model.num_parameters():,} parameters, "
+          f"{cfg.dtype}; {cfg.loss} loss, {cfg.optimizer} lr {cfg.learning_rate:g}, {schedule}, "
+          f"batch {cfg.batch_size}, "
           f"{cfg.epochs} epochs, seed {cfg.seed}" + ("; " + ", ".join(extras) if extras else ""))
     print(f"run directory: {run_dir}", flush=True)
 
@@ -147,7 +153,8 @@ def _finish_run(trainer: Trainer, run_dir: Path, commands: list[str], t_start: f
         "dataset": data.name,
         "data_source": data.source,
         "n_train": len(data.x_train), "n_val": len(data.x_val), "n_test": len(data.x_test),
-        "sizes": trainer.model.sizes,
+        "sizes": _sizes(trainer.model),
+        "architecture": trainer.model.describe(),
         "parameters": trainer.model.num_parameters(),
         "run_dir": str(run_dir),
         "checkpoint": str(run_dir / "checkpoint.npz"),

@@ -234,7 +234,8 @@ def load_any(
         if size is not None and not path.is_dir() and not is_chinese_mnist_csv(path):
             side = (size, size) if isinstance(size, int) else tuple(size)
             _require(tuple(images.shape[1:]) == side,
-                     f"{path}: --image-size resizes image files; this CSV has {images.shape[1]}x{images.shape[2]} images")
+                     f"{path}: --image-size resizes image files; "
+                     f"this CSV has {images.shape[1]}x{images.shape[2]} images")
         if not 0 <= test_size < 1:
             raise ValueError(f"test_size must be a fraction in [0, 1), got {test_size}")
         order = np.random.default_rng(seed).permutation(len(images))

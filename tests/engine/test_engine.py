@@ -522,3 +522,29 @@ def test_anomaly_mode_is_off_outside_the_block():
         y.sum().backward()  # no error: inf gradients are only reported in anomaly mode
     assert np.isinf(x.grad.data[0])
     assert not modes.state.anomaly
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "max", "leaky_relu", "softmax", "log_softmax", "std"])
+def test_an_op_applied_without_its_optional_parameters_differentiates_with_the_forwards_defaults(name):
+    """``Tensor.apply(name, x)`` leaves the keyword parameters out; the rules read the forward's defaults."""
+    data = np.array([[0.3, -1.2, 2.0], [1.1, 0.4, -0.7]])
+    g = np.random.default_rng(0).standard_normal(Tensor.apply(name, Tensor(data)).shape)
+    x, ref = Tensor(data, requires_grad=True), Tensor(data, requires_grad=True)
+    Tensor.apply(name, x).backward(g)
+    defaults = {k: p.default for k, p in inspect.signature(OPS[name].forward).parameters.items()
+                if p.default is not p.empty}
+    Tensor.apply(name, ref, **defaults).backward(g)
+    assert np.array_equal(x.grad.data, ref.grad.data)
+
+
+def test_gradients_with_respect_to_an_intermediate_leave_the_graph_below_it_intact():
+    """``autograd_grad(y, [h])`` stops at h: h's own node is not run (nor freed), so a later
+    backward through h still works."""
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    h = x * x
+    y, z = (h * 3).sum(), (h * 5).sum()
+    (gh,) = tg.autograd_grad([y], [h])
+    np.testing.assert_array_equal(gh.data, [3.0, 3.0])
+    assert not h._ctx.released
+    z.backward()
+    np.testing.assert_array_equal(x.grad.data, [10.0, 20.0])

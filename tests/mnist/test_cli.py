@@ -160,7 +160,7 @@ def test_shell_set_lr_explains_a_schedule_that_has_run_out(work):
     script = "train 1\nset lr 0.002\ntrain 1\nquit\n"
     proc = run("shell", "--data-dir", "idx", *TINY, "--epochs", "1", "--schedule", "cosine", "--out", "shell_lr",
                cwd=work, input=script)
-    line = next(l for l in proc.stdout.splitlines() if "lr = " in l)
+    line = next(text for text in proc.stdout.splitlines() if "lr = " in text)
     assert "lr = 0 (base 0.002): the cosine schedule sets the lr per epoch" in line
     assert "at epoch 1 of 1" in line and "`train N` re-plans it" in line
     assert "epoch 2/2" in proc.stdout  # and training goes on with a re-planned schedule

@@ -122,7 +122,8 @@ def test_threads_after_the_command_and_a_diverging_run(tmp_path):
     assert proc.returncode == 3, proc.stderr
     import re
 
-    m = re.search(r"training diverged: the loss is (nan|inf) at epoch (\d), step \d+ .*lower the learning rate", proc.stderr)
+    m = re.search(r"training diverged: the loss is (nan|inf) at epoch (\d), step \d+ .*lower the learning rate",
+                  proc.stderr)
     assert m, proc.stderr
     assert "Warning" not in proc.stderr  # the overflow is reported once, as the error
     ckpt = tmp_path / "nan" / "checkpoint.npz"

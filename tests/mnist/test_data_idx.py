@@ -96,7 +96,8 @@ def test_gz_suffix_but_not_gzip(tmp_path):
 
 
 def test_gzip_of_truncated_payload_reports_sizes(tmp_path):
-    path = _write(tmp_path, "t.gz", gzip.compress(b"\x00\x00\x08\x03" + np.array([60000, 28, 28], ">u4").tobytes() + bytes(1000)))
+    header = b"\x00\x00\x08\x03" + np.array([60000, 28, 28], ">u4").tobytes()
+    path = _write(tmp_path, "t.gz", gzip.compress(header + bytes(1000)))
     with pytest.raises(IDXError, match=r"t\.gz: payload has 1000 bytes, header promises 47040000"):
         read_idx(path)
 

@@ -93,13 +93,13 @@ def test_same_init_from_same_seed(sizes, dtype):
 
 def test_structure_names_and_dropout_placement():
     m = MLP([6, 5, 4, 3], activation="tanh", dropout=0.2, rng=0)
-    kinds = [type(l).__name__ for l in m.layers]
+    kinds = [type(layer).__name__ for layer in m.layers]
     assert kinds == ["Linear", "Tanh", "Dropout", "Linear", "Tanh", "Dropout", "Linear"]
     assert [n for n, _ in m.named_parameters()] == [
         "layers.0.weight", "layers.0.bias", "layers.3.weight", "layers.3.bias", "layers.6.weight", "layers.6.bias"]
     assert [p.shape for p in m.param_list()] == [(6, 5), (5,), (5, 4), (4,), (4, 3), (3,)]
     assert [id(p) for p in m.param_list()] == [id(p) for p in m.parameters()]
-    assert [type(l).__name__ for l in MLP([6, 5, 3], rng=0).layers] == ["Linear", "ReLU", "Linear"]
+    assert [type(layer).__name__ for layer in MLP([6, 5, 3], rng=0).layers] == ["Linear", "ReLU", "Linear"]
     with pytest.raises(ValueError, match="activation"):
         MLP([2, 2], activation="gelu")
     with pytest.raises(ValueError, match="sizes"):

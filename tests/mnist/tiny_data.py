@@ -72,9 +72,9 @@ CHINESE = [(0, "零"), (1, "一"), (2, "二"), (3, "三"), (4, "四"), (5, "五"
 
 def write_chinese_mnist(root: Path, suites: int = 4, samples: int = 2, side: int = 64, light: bool = False,
                         seed: int = 0) -> Path:
-    """The Kaggle Chinese MNIST layout in ``root``: ``chinese_mnist.csv`` and ``data/data/input_<suite>_<sample>_<code>.jpg``
-    (15 classes, ``suites * samples`` JPGs of ``side`` x ``side`` each); returns the CSV's path.
-    ``light``: dark strokes on a light background (inverted images)."""
+    """The Kaggle Chinese MNIST layout in ``root``: ``chinese_mnist.csv`` and
+    ``data/data/input_<suite>_<sample>_<code>.jpg`` (15 classes, ``suites * samples`` JPGs of ``side`` x
+    ``side`` each); returns the CSV's path. ``light``: dark strokes on a light background (inverted images)."""
     from PIL import Image
 
     folder = root / "data" / "data"
@@ -87,8 +87,8 @@ def write_chinese_mnist(root: Path, suites: int = 4, samples: int = 2, side: int
         for sample in range(1, samples + 1):
             for code, (value, character) in enumerate(CHINESE, start=1):
                 img = images[labels == code - 1][suite * samples + sample - samples - 1]
-                Image.fromarray(255 - img if light else img, mode="L").save(folder / f"input_{suite}_{sample}_{code}.jpg",
-                                                                          quality=95)
+                picture = Image.fromarray(255 - img if light else img, mode="L")
+                picture.save(folder / f"input_{suite}_{sample}_{code}.jpg", quality=95)
                 rows.append(f"{suite},{sample},{code},{value},{character}")
                 k += 1
     csv_path = root / "chinese_mnist.csv"

@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -374,7 +373,8 @@ def _tinygrad_imports(path: Path) -> list[str]:
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             out += [a.name for a in node.names if a.name.split(".")[0] == "tinygrad_np"]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "tinygrad_np":
+        elif (isinstance(node, ast.ImportFrom) and node.level == 0
+              and (node.module or "").split(".")[0] == "tinygrad_np"):
             out += [f"{node.module}:{a.name}" for a in node.names]
     return out
 
@@ -548,7 +548,8 @@ def test_peer_isolation_summary_over_quiet_repetitions_leaves_the_loaded_ones_ou
     assert r["quiet_reps"] == [0]  # rep 1 shared the machine, rep 2 has no load reading
     assert c["ratio_quiet"] == 1.0 and c["ci95_quiet"] == [1.0, 1.0]
     assert c["ratio_with_over_without"] == 1.0 and c["median_with_s"] == 1.0
-    assert "| the same, quiet repetitions only |" in peer_isolation.markdown([{**r, "arch": "a", "batch": 1, "reps": 3}])
+    table = peer_isolation.markdown([{**r, "arch": "a", "batch": 1, "reps": 3}])
+    assert "| the same, quiet repetitions only |" in table
 
 
 @pytest.mark.parametrize("traced", [False, True], ids=["eager", "traced"])
@@ -579,7 +580,8 @@ def test_ab_versions_imports_each_version_under_its_own_name(tmp_path):
     (x * x).sum().backward()
     np.testing.assert_array_equal(x.grad.data, [3.0, -4.0])
     trainer = MLPTrainer(C.initial_params([784, 4, 10]), 0.1, API(copy))
-    assert isinstance(trainer.tensors[0], copy.Tensor) and not isinstance(trainer.tensors[0], tg.Tensor)  # its own classes
+    # its own classes
+    assert isinstance(trainer.tensors[0], copy.Tensor) and not isinstance(trainer.tensors[0], tg.Tensor)
     again = ab_versions.import_as("tinygrad_np_probe", ab_versions.export_package("WORKTREE", tmp_path / "2"))
     assert again.Tensor is not copy.Tensor  # a re-import does not reuse the first copy's submodules
 

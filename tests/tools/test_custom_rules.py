@@ -278,3 +278,37 @@ def test_is_grads_batched_gives_every_row_of_the_jacobian_in_one_pass(data, n, m
     rows = tg.autograd_grad(y, x, grad_outputs=np.eye(m), is_grads_batched=True)[0]
     expected = (1 - np.tanh(x.data @ W) ** 2)[:, None] * W.T
     np.testing.assert_allclose(rows.data, expected, **TOL)
+
+
+def test_checkpoint_keeps_the_gradient_of_tensors_the_function_closes_over():
+    """A layer's weights reached through a closure get their gradient, as without checkpoint."""
+    rng = np.random.default_rng(0)
+    w_data, x_data = rng.standard_normal((3, 3)), rng.standard_normal((2, 3))
+    g = rng.standard_normal((2, 3))
+    grads = []
+    for use_checkpoint in (True, False):
+        w, x = Tensor(w_data, requires_grad=True), Tensor(x_data, requires_grad=True)
+        def layer(h, w=w):
+            return (h @ w).tanh()
+
+        h = x
+        for _ in range(3):
+            h = tg.checkpoint(layer, h) if use_checkpoint else layer(h)
+        h.backward(g)
+        grads.append((w.grad.data, x.grad.data))
+    np.testing.assert_allclose(grads[0][0], grads[1][0], **TOL)
+    np.testing.assert_allclose(grads[0][1], grads[1][1], **TOL)
+
+
+def test_checkpoint_on_the_tape_gives_second_derivatives():
+    x = Tensor(np.array([0.5, -1.2, 2.0]), requires_grad=True)
+    y = tg.checkpoint(lambda a: (a ** 3).sum(), x)
+    (gx,) = tg.autograd_grad([y], [x], create_graph=True)
+    gx.sum().backward()
+    np.testing.assert_allclose(x.grad.data, 6 * x.data, **TOL)
+
+
+def test_checkpoint_refuses_a_closure_over_a_value_an_enclosing_grad_varies():
+    x = Tensor(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="closes over a value that an enclosing transformation"):
+        tg.grad(lambda w: tg.checkpoint(lambda h: (h @ w).tanh(), x).sum())(np.eye(3))

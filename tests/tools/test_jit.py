@@ -139,6 +139,24 @@ def test_a_constant_that_changes_between_calls_raises_at_the_second_call():
         step(x)
 
 
+def test_labels_and_inputs_passed_as_views_of_a_larger_array_are_arguments_not_constants():
+    """Slices ``X[k:k+n]`` (views sharing the dataset's memory) feed a plan like fresh arrays do."""
+    eager_model, traced_model = twin_models([4, 5, 3], np.float64)
+    step = traced_step(traced_model.loss)
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((12, 4)), rng.integers(0, 3, 12)
+    for k in range(0, 12, 3):
+        xb, yb = X[k:k + 3], Y[k:k + 3]
+        assert yb.base is Y  # a view
+        loss = step(Tensor(xb), yb)
+        eager = eager_model.loss(Tensor(xb), yb)
+        eager.backward()
+        assert np.array_equal(loss.data, eager.data)
+        for p, q in zip(traced_model.param_list(), eager_model.param_list()):
+            assert_same_tensors(p.grad, q.grad)
+    assert step.traces == 2
+
+
 def test_labels_converted_inside_the_function_are_caught():
     """``y.astype(...)`` makes a new array from an argument's values: frozen, so the second call
     (other labels) finds the cross-entropy op's constant input (the labels) changed."""
@@ -319,3 +337,55 @@ def test_anomaly_mode_with_aux_returns_the_pair_eagerly():
         loss, aux = step(Tensor(np.float64([3.0, 4.0])))
     assert loss.item() == 11.0 and np.array_equal(aux.data, [3.0, 8.0]) and aux.grad_fn is None
     assert step.traces == 0 and np.array_equal(w.grad.data, [3.0, 4.0])
+
+
+def test_ops_that_record_no_node_are_replayed_not_frozen():
+    """A comparison (a boolean mask) and an argmax depend on the data: each replay computes them
+    again, as eager does, instead of keeping the values of the trace."""
+    w = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    w_eager = Tensor(w.data, requires_grad=True)
+    step = traced_step(lambda x: (tg.where(x > 0, w * x, 0.0).sum(), x.argmax()), has_aux=True)
+    for data in ([1.0, -2.0, 3.0], [-1.0, 2.0, 0.5], [3.0, 1.0, -1.0], [-3.0, 4.0, 2.0]):
+        x = Tensor(np.array(data))
+        w.grad = w_eager.grad = None
+        loss, best = step(x)
+        eager = tg.where(x > 0, w_eager * x, 0.0).sum()
+        eager.backward()
+        assert np.array_equal(loss.data, eager.data) and best.item() == int(np.argmax(data))
+        assert_same_tensors(w.grad, w_eager.grad)
+
+
+def test_a_write_in_place_inside_the_function_is_refused_at_the_trace():
+    """Batch norm in training mode updates its running statistics in place: a replay would not."""
+    bn = nn.BatchNorm1d(3)
+    step = traced_step(lambda x: bn(x).sum())
+    with pytest.raises(TraceError, match="wrote into a tensor in place"):
+        step(Tensor(np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)))
+
+
+def test_an_index_computed_inside_the_function_is_refused_at_the_trace():
+    """``x[x > 0]`` indexes with a mask computed from the data: a plan would freeze it."""
+    w = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    step = traced_step(lambda x: (w * x)[x > 0].sum())
+    with pytest.raises(TraceError, match="index computed inside fn"):
+        step(Tensor(np.array([1.0, -2.0, 3.0])))
+
+
+def test_a_replay_runs_the_fast_layers_forwards_as_eager_does():
+    """The cross-entropy forward of the fast layer keeps its VJP's direction on the node; a replay
+    goes through Tensor.apply, so its backward reads it too (and the bits equal eager's)."""
+    import tinygrad_np.fast.forwards as forwards
+    from tinygrad_np import engine
+    calls = []
+    original = engine.LOWERED_FORWARDS[forwards.N.CrossEntropy]
+    try:
+        engine.LOWERED_FORWARDS[forwards.N.CrossEntropy] = lambda *a, **k: calls.append(1) or original(*a, **k)
+        with tg.fast.switched(True):  # the fast layer on, whatever TINYGRAD_NP_FAST says
+            model = MLP([4, 3], rng=0)
+            step = traced_step(model.loss)
+            x, y = Tensor(np.ones((2, 4), np.float32)), np.array([0, 2])
+            for _ in range(3):
+                step(x, y)
+    finally:
+        engine.LOWERED_FORWARDS[forwards.N.CrossEntropy] = original
+    assert len(calls) == step.traces + 3  # the two traces and the three replays, each through it

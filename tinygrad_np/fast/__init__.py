@@ -8,7 +8,8 @@ what it buys and the benchmark command that measures it:
 * ``forwards`` faster forwards of some registry ops (``engine.LOWERED_FORWARDS``);
 * ``vjps``   NumPy VJPs of the hot registry ops, for a plain backward pass (``engine.LOWERED_VJPS``);
 * ``fused``  Linear + activation as one op, used by ``nn.Sequential`` (``nn.module.FUSED_PAIRS``);
-* ``jit``    ``traced_step``: a training step's forward and backward traced once, replayed.
+* ``jit``    ``traced_step``: a training step's forward and backward traced once, replayed;
+* ``conv``   conv2d keeps its im2col rows on the node for its weight gradient (CNN family).
 * ``compiler`` ``tg.compile``: forward, backward and the optimizer's update as one plan per input
   signature: buffers planned once, every op a NumPy call with ``out=``, fused cross-entropy and
   update (``compiler/__init__.py`` lists its modules, each with what it buys).
@@ -24,6 +25,7 @@ from typing import Iterator
 from .. import modes
 from . import forwards, vjps  # noqa: F401  (register at the engine's seams)
 from . import fused  # noqa: F401, E402  (registers its op and the Sequential pairs; uses the two above)
+from . import conv  # noqa: F401, E402  (CNN family: conv2d keeps its im2col rows for its weight gradient)
 
 
 def enabled() -> bool:

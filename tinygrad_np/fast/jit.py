@@ -1,29 +1,31 @@
-"""Trace once, replay many: a training step's forward without the modules' and ``apply``'s Python.
+"""Trace once, replay many: a training step's forward without the modules' Python.
 
-What it buys: the per-op Python of modules (``Sequential``, ``Linear``, input checks) and of
-``Tensor.apply`` in the forward pass, measured by ``python -m benchmarks.epoch_time`` (the
-"tinygrad_np (traced)" row) and ``python -m benchmarks.dev.ab_versions A B --traced``.
+What it buys: the per-op Python of modules (``Sequential``, ``Linear``, input checks), measured by
+``python -m benchmarks.epoch_time`` (the "tinygrad_np (traced)" row) and
+``python -m benchmarks.dev.ab_versions A B --traced``.
 
 ``step = traced_step(fn)`` makes a callable with ``step(*args)`` ≡
 ``loss = fn(*args); loss.backward(); return loss.detach()``: the same loss and the same ``.grad``
 of every parameter, bit for bit (tests compare). Like ``jax.jit`` and tinygrad's ``TinyJit``, it
 records what ``fn`` did once per input signature (the arguments' shapes and dtypes) and replays it:
 
-* **Tracing.** ``fn`` runs eagerly, every Tensor argument marked as requiring grad so that every
-  op depending on one is recorded, and its graph becomes a *plan*: the ops in order, each with its
-  parameters and where each input comes from (an argument, a parameter, a constant, an earlier op).
-* **Replaying.** Each op's own ``forward`` on the new arrays, each node recorded as ``apply``
-  would (``engine.record``), then the engine's one backward pass (``engine.run_backward``).
+* **Tracing.** ``fn`` runs eagerly, every Tensor argument marked as requiring grad, while
+  ``modes.watch_ops`` logs every op it applies (also those that record no node: comparisons,
+  argmax, integer casts). The log becomes a *plan*: the ops in order, each with its parameters and
+  where each input comes from (an argument, a parameter, a constant, an earlier op).
+* **Replaying.** Each op through ``Tensor.apply`` on the new inputs (the same forwards, also the
+  fast layer's, and the same nodes as eager), then the engine's one backward pass (``run_backward``).
 
-What a plan cannot see: Python control flow, and values computed inside ``fn`` without
-tinygrad_np's ops (a dropout mask drawn with NumPy, a tensor made from an argument's values) are
-frozen at trace time. So the second call for a signature traces again and compares the two plans;
-a constant that changed raises ``TraceError`` naming the op (pass such values in as arguments, or
-call ``fn`` eagerly). Every replay checks each op's output shape and dtype against the plan's.
-Parameters are found by identity: a replay reads each parameter's current values, but a parameter
-Tensor replaced by another object is not seen (make a new ``traced_step`` then). Hooks on the
-tensors a plan would replay (``register_hook``) raise ``TraceError``: a replay makes new tensors
-and their hooks would not run. Inside ``detect_anomaly()`` a step runs eagerly.
+What a plan cannot see, and how it says so (``TraceError``): values computed inside ``fn``
+without tinygrad_np's ops (a dropout mask drawn with NumPy, an array made from an argument's
+values) and Python control flow are frozen at trace time, so the second call for a signature
+traces again and compares the two plans (a constant that changed raises, naming the op). An index
+computed inside ``fn`` from the data (``x[x > 0]``) raises at the trace; so does a write in place
+inside ``fn`` (batch norm's running statistics: a replay would not repeat it), a hook on a tensor
+of the step, and a tensor computed outside ``fn`` with a graph. Every replay checks each op's
+output shape and dtype against the plan's. Parameters are found by identity: a replay reads each
+parameter's current values, but a parameter Tensor replaced by another object is not seen (make a
+new ``traced_step`` then). Inside ``detect_anomaly()`` a step runs eagerly.
 """
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ from typing import Any, Callable, Hashable
 import numpy as np
 
 from .. import modes
-from ..engine import Tensor, record, run_backward, seeds, topological_order
+from ..engine import Tensor, run_backward, seeds
+from ..writes import WRITES
 
 #: Plans kept per traced step (one per input signature); the least recently traced goes first.
 MAX_PLANS = 64
@@ -82,14 +85,21 @@ class TracedStep:
         return _replay(plan, args, arrays)
 
     def _trace(self, args: tuple[Any, ...], arrays: list[np.ndarray | None]) -> _Plan:
-        """Run ``fn`` eagerly (Tensor arguments requiring grad) and turn its graph into a plan."""
+        """Run ``fn`` eagerly (Tensor arguments requiring grad), watching every op it applies
+        (``modes.watch_ops``: also comparisons, argmax, casts, which record no node), and turn that
+        trace into a plan."""
         self.traces += 1
-        traced = [Tensor(a.data, requires_grad=a.dtype.kind == "f") if isinstance(a, Tensor) else a for a in args]
-        with modes.enable_grad():
+        traced = [Tensor(a._data, requires_grad=a.dtype.kind == "f") if isinstance(a, Tensor) else a for a in args]
+        log: list[tuple] = []
+        writes = WRITES.last_in_this_thread()
+        watch = modes.watch_ops(lambda cls, inputs, params, out: log.append((cls, inputs, params, out)))
+        with modes.enable_grad(), watch:
             root, aux = self._split(self.fn(*traced))
+        if WRITES.last_in_this_thread() != writes:
+            raise TraceError("traced_step: fn wrote into a tensor in place (copy_, update_, .data =, e.g. batch "
+                             "norm's running statistics); a replay would not repeat the write. Call fn eagerly")
         aux_list = [] if aux is None else [aux] if isinstance(aux, Tensor) else list(aux)
-        nodes = topological_order([root, *aux_list])[::-1]  # producers first: the forward order
-        node_index = {id(t): i for i, t in enumerate(nodes)}
+        op_index = {id(out): i for i, (_, _, _, out) in enumerate(log)}
         arg_index = {id(t): k for k, t in enumerate(traced) if isinstance(t, Tensor)}
         array_index = {id(a): k for k, a in enumerate(arrays) if a is not None}
         plan = _Plan()
@@ -100,14 +110,16 @@ class TracedStep:
             if x._hooks:
                 raise TraceError("traced_step: a tensor in the step has a hook (register_hook/retain_grad); "
                                  "a replay would not run it. Call fn eagerly")
-            if x._ctx is not None:
-                return ("op", node_index[id(x)])
+            if id(x) in op_index:
+                return ("op", op_index[id(x)])
             if id(x) in arg_index:
                 return ("arg", arg_index[id(x)])
-            base = x.data if x.data.base is None else x.data.base
-            k = array_index.get(id(x.data), array_index.get(id(base)))
-            if k is not None:  # a constant Tensor made from an argument's array
+            k = array_index.get(id(x._data))
+            if k is not None:  # a constant Tensor on an argument's array itself (e.g. labels)
                 return ("arg", k)
+            if x._ctx is not None:
+                raise TraceError("traced_step: fn uses a tensor computed outside it with a graph; pass it in as an "
+                                 "argument (or detach it)")
             if x.requires_grad:
                 if all(t is not x for t in plan.leaves):
                     plan.leaves.append(x)
@@ -115,11 +127,14 @@ class TracedStep:
             plan.consts.append(x)
             return ("const", len(plan.consts) - 1)
 
-        for t in nodes:
-            fn = t._ctx
-            sources = tuple(source(x) for x in fn.inputs)
-            plan.ops.append((type(fn), sources, fn.params, t.shape, t.dtype))
-            plan.signature.append((type(fn), tuple(_describe(s) for s in sources), fn.params, t.shape, t.dtype))
+        made = {id(out._data) for _, _, _, out in log}
+        for cls, inputs, params, out in log:
+            if any(_made_here(v, made) for v in params.values()):
+                raise TraceError(f"traced_step: {cls.__name__} takes an index computed inside fn from the data (e.g. "
+                                 "x[x > 0]); a plan would freeze it. Use where(), or call fn eagerly")
+            sources = tuple(source(x) for x in inputs)
+            plan.ops.append((cls, sources, params, out.shape, out.dtype))
+            plan.signature.append((cls, tuple(_describe(s) for s in sources), params, out.shape, out.dtype))
         plan.leaf_flags = tuple([t.requires_grad for t in plan.leaves])
         plan.root = source(root)
         plan.aux = None if aux is None else tuple(source(a) for a in aux_list)
@@ -157,7 +172,7 @@ def _signature(args: tuple[Any, ...]) -> tuple[Hashable, list[np.ndarray | None]
     key, arrays = [], []
     for a in args:
         if isinstance(a, Tensor):
-            d = a.data
+            d = a._data
             key.append((d.shape, d.dtype, a.requires_grad))
         elif isinstance(a, np.ndarray):
             d = a
@@ -178,7 +193,8 @@ def _signature(args: tuple[Any, ...]) -> tuple[Hashable, list[np.ndarray | None]
 
 
 def _replay(plan: _Plan, args: tuple[Any, ...], arrays: list[np.ndarray | None]) -> Any:
-    """Run a plan on ``args``: each op's forward, recorded as ``apply`` would, then ``run_backward``."""
+    """Run a plan on ``args``: each op through ``Tensor.apply`` (as eager: the same forwards, the
+    same nodes), then the engine's ``run_backward``."""
     given = [a if isinstance(a, Tensor) else None if d is None else Tensor(d) for a, d in zip(args, arrays)]
     values: list[Tensor] = []
 
@@ -187,19 +203,12 @@ def _replay(plan: _Plan, args: tuple[Any, ...], arrays: list[np.ndarray | None])
         return values[where] if kind == "op" else given[where] if kind == "arg" else where if kind == "leaf" \
             else plan.consts[where]
 
-    recording = modes.state.grad_enabled
     for i, (cls, sources, params, shape, dtype) in enumerate(plan.ops):
-        inputs = [resolve(s) for s in sources]
-        out = Tensor._wrap(cls.forward(*[x._data for x in inputs], **params))
+        out = Tensor.apply(cls, *[resolve(s) for s in sources], **params)
         if out.shape != shape or out.dtype != dtype:
             raise TraceError(f"traced_step: op {i} ({cls.__name__}) returned shape {out.shape} {out.dtype}, "
                              f"but {shape} {dtype} when traced: its output shape depends on the data, which a "
                              "plan cannot replay; call fn eagerly")
-        if cls.is_view:
-            out._version = inputs[0]._version
-        needs = tuple([x.requires_grad for x in inputs]) if recording else ()
-        if True in needs and dtype.kind == "f":
-            record(cls(inputs, params, needs), out)
         values.append(out)
     loss = resolve(plan.root)
     if not loss.requires_grad:  # (the trace marked the arguments as requiring grad; these do not)
@@ -209,6 +218,14 @@ def _replay(plan: _Plan, args: tuple[Any, ...], arrays: list[np.ndarray | None])
         return loss.detach()
     aux = tuple(resolve(s).detach() for s in plan.aux)
     return loss.detach(), aux[0] if plan.aux_single else aux
+
+
+def _made_here(value: Any, made: set[int]) -> bool:
+    """Is ``value`` (an op parameter: an array, or a tuple of them, e.g. an index) the values of a
+    tensor an op of the trace made?"""
+    if isinstance(value, tuple):
+        return any(_made_here(v, made) for v in value)
+    return isinstance(value, np.ndarray) and (id(value) in made or id(value.base) in made)
 
 
 def _describe(src: tuple) -> tuple:

@@ -8,10 +8,14 @@
 from . import functional, init
 from .layers import Dropout, Flatten, Identity, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 from .module import IncompatibleKeys, Module, Parameter, Sequential, StateDictKeyError, swap_parameters
+from .conv import AvgPool2d, Conv1d, Conv2d, MaxPool2d  # CNN family
+from .norm import BatchNorm1d, BatchNorm2d, LayerNorm  # CNN family
 
 F = functional
 
 __all__ = [
     "functional", "F", "init", "Parameter", "Module", "Sequential", "Linear", "ReLU", "Tanh", "Sigmoid",
     "LeakyReLU", "Dropout", "Flatten", "Identity", "IncompatibleKeys", "StateDictKeyError", "swap_parameters",
+    # CNN family
+    "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
 ]

@@ -10,6 +10,12 @@ module's own parameters, then its children's), so names and order are determinis
 ``state_dict()`` / ``load_state_dict()`` move parameter values in and out as plain
 ``np.ndarray`` copies (so a checkpoint is an ``.npz`` away); loading copies *into* the
 existing arrays, so optimizers holding the parameters keep working.
+
+**Buffers** are a module's tensors that are state but not trained (BatchNorm's running mean and
+variance): ``register_buffer(name, value)`` registers one, ``named_buffers()`` walks them like the
+parameters, ``state_dict()`` holds them after each module's parameters (PyTorch's order) unless
+registered with ``persistent=False``, and optimizers never see them (``parameters()`` does not
+list them). A module changes its buffers in place (``buffer.update_(...)``), outside any graph.
 """
 from __future__ import annotations
 
@@ -110,6 +116,8 @@ class Module:
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "training", True)
 
     # ------------------------------------------------------------------ registration
@@ -122,12 +130,16 @@ class Module:
         d = self.__dict__
         params: dict[str, Parameter | None] | None = d.get("_parameters")
         modules: dict[str, Module | None] | None = d.get("_modules")
+        buffers: dict[str, Tensor | None] | None = d.get("_buffers")
         if isinstance(value, (Parameter, Module)):
             if params is None or modules is None:
                 raise AttributeError(
                     f"cannot assign {type(value).__name__} {name!r} before Module.__init__() "
                     f"(call super().__init__() first in {type(self).__name__}.__init__)"
                 )
+            if buffers is not None and name in buffers:
+                raise TypeError(f"cannot assign {type(value).__name__} to buffer {name!r} of "
+                                f"{type(self).__name__} (use a Tensor, an ndarray or None)")
             if isinstance(value, Parameter):
                 modules.pop(name, None)
                 params[name] = value
@@ -148,6 +160,9 @@ class Module:
                                 f"{type(self).__name__} (use an nn.Module or None)")
             modules[name] = d[name] = None
             return
+        if buffers is not None and name in buffers:  # a new value for a buffer: it stays one
+            buffers[name] = d[name] = _buffer_value(self, name, value)
+            return
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
@@ -158,11 +173,15 @@ class Module:
         elif name in d.get("_modules", ()):
             del d["_modules"][name]
             d.pop(name, None)
+        elif name in d.get("_buffers", ()):
+            del d["_buffers"][name]
+            d["_non_persistent"].discard(name)
+            d.pop(name, None)
         else:
             object.__delattr__(self, name)
 
     def __dir__(self) -> list[str]:
-        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._modules))
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._modules) | set(self._buffers))
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register ``param`` (or an empty slot, ``None``) under ``name``."""
@@ -171,6 +190,22 @@ class Module:
                             f"got {type(param).__name__}")
         self._modules.pop(name, None)
         self._parameters[name] = self.__dict__[name] = param
+
+    def register_buffer(self, name: str, value: Any, persistent: bool = True) -> None:
+        """Register ``value`` (a Tensor, an array, or None for an empty slot) as buffer ``name``: state
+        that is not a parameter. ``persistent=False`` keeps it out of ``state_dict()``."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"register_buffer: the name must be a non-empty string without '.', got {name!r}")
+        if name in self._parameters or name in self._modules:
+            raise KeyError(f"register_buffer: {name!r} is already a parameter or sub-module of {type(self).__name__}")
+        if isinstance(value, (Parameter, Module)):
+            raise TypeError(f"register_buffer: {name!r} must be a Tensor, an ndarray or None, "
+                            f"got {type(value).__name__}")
+        self._buffers[name] = self.__dict__[name] = _buffer_value(self, name, value)
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
+            self._non_persistent.add(name)
 
     def add_module(self, name: str, module: "Module | None") -> None:
         """Register ``module`` (or an empty slot, ``None``) under ``name``."""
@@ -235,19 +270,53 @@ class Module:
         """All parameters, each once, in ``named_parameters()`` order."""
         return [p for _, p in self.named_parameters()]
 
+    def named_buffers(self, prefix: str = "", remove_duplicate: bool = True) -> list[tuple[str, Tensor]]:
+        """``(dotted name, buffer)`` pairs, in the order of ``named_parameters`` (each module's own, then
+        its children's, depth first); a buffer shared by several modules is listed once unless
+        ``remove_duplicate=False``."""
+        return [(n, t) for n, t, _ in self._named_state(prefix, remove_duplicate) if not isinstance(t, Parameter)]
+
+    def buffers(self) -> list[Tensor]:
+        """All buffers, each once, in ``named_buffers()`` order."""
+        return [t for _, t in self.named_buffers()]
+
+    def _named_state(self, prefix: str = "", remove_duplicate: bool = False) -> list[tuple[str, Tensor, bool]]:
+        """``(dotted name, tensor, persistent)`` for every parameter and buffer: per module its parameters,
+        then its buffers, then its children's, depth first (PyTorch's state_dict order)."""
+        out: list[tuple[str, Tensor, bool]] = []
+        seen: set[int] = set()
+        visited: set[int] = {id(self)}
+
+        def visit(m: Module, name: str, path: tuple[int, ...]) -> None:
+            own = [(k, p, True) for k, p in m._parameters.items()]
+            own += [(k, b, k not in m._non_persistent) for k, b in m._buffers.items()]
+            for key, t, persistent in own:
+                if t is None or (remove_duplicate and id(t) in seen):
+                    continue
+                seen.add(id(t))
+                out.append((f"{name}.{key}" if name else key, t, persistent))
+            for child_name, child in m.named_children():
+                if id(child) in path or (remove_duplicate and id(child) in visited):
+                    continue
+                visited.add(id(child))
+                visit(child, f"{name}.{child_name}" if name else child_name, path + (id(child),))
+
+        visit(self, prefix, (id(self),))
+        return out
+
     def num_parameters(self) -> int:
         """Total number of scalar parameters (entries of all parameter arrays)."""
         return int(sum(p.size for p in self.parameters()))
 
     # ------------------------------------------------------------------ modes & grads
     def train(self, mode: bool = True) -> "Module":
-        """Set ``training`` on this module and every sub-module (Dropout reads it); returns self."""
+        """Set ``training`` on this module and every sub-module (Dropout and BatchNorm read it); returns self."""
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))
         return self
 
     def eval(self) -> "Module":
-        """``train(False)``: Dropout becomes the identity."""
+        """``train(False)``: Dropout becomes the identity, BatchNorm uses its running statistics."""
         return self.train(False)
 
     def zero_grad(self) -> None:
@@ -257,11 +326,12 @@ class Module:
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, np.ndarray]:
-        """``{dotted name: copy of the parameter's array}`` for every parameter slot."""
-        return {name: p.data.copy() for name, p in self.named_parameters(remove_duplicate=False)}
+        """``{dotted name: copy of the array}`` for every parameter slot and persistent buffer (each module's
+        parameters, then its buffers, then its children's)."""
+        return {name: t.data.copy() for name, t, persistent in self._named_state() if persistent}
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
-        """Copy ``state``'s arrays into the parameters, in place (array identity is kept).
+        """Copy ``state``'s arrays into the parameters and persistent buffers, in place (array identity is kept).
 
         With ``strict`` (default) the keys must match ``state_dict()``'s exactly, else a
         ``StateDictKeyError`` (a ``KeyError``) lists the missing and unexpected keys. Shapes and
@@ -269,7 +339,7 @@ class Module:
         shapes/dtypes. Everything is checked before anything is written.
         """
         owner = type(self).__name__
-        named = self.named_parameters(remove_duplicate=False)
+        named = [(n, t) for n, t, persistent in self._named_state() if persistent]
         missing, unexpected = check_state_keys([n for n, _ in named], state)
         if strict:
             raise_key_error(owner, missing, unexpected)
@@ -302,6 +372,18 @@ class Module:
             lines.append(f"  ({name}): {body}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def _buffer_value(module: Module, name: str, value: Any) -> Tensor | None:
+    """A buffer's value as a Tensor that does not require grad (arrays are wrapped, not copied)."""
+    if value is None:
+        return None
+    if isinstance(value, Tensor):
+        if value.requires_grad:
+            raise TypeError(f"buffer {name!r} of {type(module).__name__}: a buffer does not require grad "
+                            "(pass value.detach(), or register a Parameter)")
+        return value
+    return Tensor(np.asarray(value))
 
 
 #: The fast layer's seam: (type of module A, type of module B) -> ``fused(a, b, x)`` computing

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..batching import batch_size, front, stacked
+from ..batching import batch_size, front, shift, stacked
 from ..engine import Function, Tensor, register
 from .reduce import normalize_axes
 
@@ -234,3 +234,133 @@ class Stack(Function):
         size = batch_size(values, bdims)
         args = [stacked(v, b, size) for v, b in zip(values, bdims)]
         return Tensor.apply(cls, *args, axis=params.get("axis", 0) % args[0].ndim + 1), 0
+
+
+# ----------------------------------------------------------------------------- flip, roll, repeat, tril, triu
+@register("flip")
+class Flip(Function):
+    """y = a reversed along axis (an int, a tuple, or None: every axis).   VJP: ā = flip(g, axis).
+    JVP: ẏ = flip(ȧ, axis)."""
+
+    is_view = True
+
+    @staticmethod
+    def forward(a, axis=None):
+        return np.flip(a, normalize_axes(axis, a.ndim, "flip"))
+
+    def vjp(self, i, g, y):
+        return Tensor.apply("flip", g, axis=self.axis)
+
+    jvp = vjp
+
+    @classmethod
+    def batch(cls, values, bdims, params, level):
+        v = front(values[0], bdims[0])
+        axis = params.get("axis")
+        axis = tuple(range(1, v.ndim)) if axis is None else shift(axis, max(v.ndim - 1, 1))
+        return Tensor.apply(cls, v, axis=axis), 0
+
+
+def negated(shift_: int | tuple[int, ...]) -> int | tuple[int, ...]:
+    return tuple(-s for s in shift_) if isinstance(shift_, tuple) else -shift_
+
+
+@register("roll")
+class Roll(Function):
+    """y = a shifted by shift along axis, the entries pushed off one end coming back at the other
+    (shift and axis ints or tuples, broadcast together as in NumPy; axis None: a flattened, rolled,
+    reshaped).   VJP: ā = roll(g, -shift).   JVP: ẏ = roll(ȧ, shift)."""
+
+    @staticmethod
+    def forward(a, shift, axis=None):
+        return np.roll(a, shift, axis)
+
+    def vjp(self, i, g, y):
+        return Tensor.apply("roll", g, shift=negated(self.shift), axis=self.axis)
+
+    def jvp(self, i, t, y):
+        return Tensor.apply("roll", t, shift=self.shift, axis=self.axis)
+
+    @classmethod
+    def batch(cls, values, bdims, params, level):
+        """Along the shifted axes of the stack; axis None: each example flattened, rolled along axis 1."""
+        v = front(values[0], bdims[0])
+        axis = params.get("axis")
+        if axis is None:
+            flat = Tensor.apply(cls, v.reshape(v.shape[0], -1), shift=params["shift"], axis=1)
+            return flat.reshape(v.shape), 0
+        return Tensor.apply(cls, v, shift=params["shift"], axis=shift(axis, max(v.ndim - 1, 1))), 0
+
+
+@register("repeat")
+class Repeat(Function):
+    """y = a with each entry repeated along axis, r times (r an int) or rₖ times for entry k (r a
+    tuple); axis None: of a flattened (np.repeat).   VJP: āₖ = the sum of g over entry k's copies.
+    JVP: ẏ = repeat(ȧ)."""
+
+    @staticmethod
+    def forward(a, repeats, axis=None):
+        return np.repeat(a, repeats, axis)
+
+    def vjp(self, i, g, y):
+        a = self.inputs[0]
+        shape = (a.size,) if self.axis is None else a.shape
+        ax = 0 if self.axis is None else self.axis % a.ndim
+        counts = np.asarray(self.repeats).reshape(-1)
+        if counts.size == 1:  # the same count r for every entry: the copies are an axis of their own
+            copies = g.reshape(shape[:ax] + (shape[ax], int(counts[0])) + shape[ax + 1:])
+            return copies.sum(ax + 1).reshape(a.shape)
+        index = (slice(None),) * ax + (np.repeat(np.arange(shape[ax]), counts),)
+        return Tensor.apply("scatter_add", g, index=index, shape=shape).reshape(a.shape)
+
+    def jvp(self, i, t, y):
+        return Tensor.apply("repeat", t, repeats=self.repeats, axis=self.axis)
+
+    @classmethod
+    def batch(cls, values, bdims, params, level):
+        v = front(values[0], bdims[0])
+        axis = params.get("axis")
+        if axis is None:
+            return Tensor.apply(cls, v.reshape(v.shape[0], -1), repeats=params["repeats"], axis=1), 0
+        return Tensor.apply(cls, v, repeats=params["repeats"], axis=shift(axis, max(v.ndim - 1, 1))), 0
+
+
+class Triangle(Function):
+    """Base of tril and triu: a fixed 0/1 mask on the last two axes (a 1-D input is broadcast to a
+    square first, as NumPy does), so the VJP and the JVP apply the same mask."""
+
+    mask = staticmethod(np.tril)
+
+    @classmethod
+    def forward(cls, a, k=0):
+        if a.ndim == 0:
+            raise ValueError(f"{cls.op_name}: needs at least 1 dim, got a 0-d tensor")
+        return cls.mask(a, k)
+
+    def vjp(self, i, g, y):
+        return Tensor.apply(type(self), g, k=self.k)  # a 1-D input's VJP: summed over the rows by the engine
+
+    jvp = vjp
+
+    @classmethod
+    def batch(cls, values, bdims, params, level):
+        v = front(values[0], bdims[0])
+        if v.ndim == 2:  # 1-D examples: each broadcast to its square first
+            v = v.reshape(v.shape[0], 1, v.shape[1]).expand(v.shape[0], v.shape[1], v.shape[1])
+        return Tensor.apply(cls, v, **params), 0
+
+
+@register("tril")
+class Tril(Triangle):
+    """y = a with the entries above the k-th diagonal set to 0 (on the last two axes).
+    VJP: ā = tril(g, k).   JVP: ẏ = tril(ȧ, k)."""
+
+    mask = staticmethod(np.tril)
+
+
+@register("triu")
+class Triu(Triangle):
+    """y = a with the entries below the k-th diagonal set to 0 (on the last two axes).
+    VJP: ā = triu(g, k).   JVP: ẏ = triu(ȧ, k)."""
+
+    mask = staticmethod(np.triu)

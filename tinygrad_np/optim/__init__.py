@@ -7,7 +7,7 @@
 
 Per step: ``opt.zero_grad(); loss.backward(); opt.step()``; per epoch: ``sched.step()``.
 """
-from .optimizers import SGD, Adam, AdamW, Optimizer
+from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from .schedules import CosineLR, LRScheduler, StepLR
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "LRScheduler", "StepLR", "CosineLR"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "LRScheduler", "StepLR", "CosineLR"]

@@ -1,4 +1,5 @@
-"""First-order optimizers: ``SGD`` (momentum, Nesterov), ``Adam`` and ``AdamW``, PyTorch semantics.
+"""First-order optimizers: ``SGD`` (momentum, Nesterov), ``Adam``, ``AdamW``, ``RMSprop`` and
+``Adagrad``, PyTorch semantics.
 
 Each update is written with NumPy on the parameter's array, in place through ``Tensor.update_``
 (no graph; the array keeps its identity and dtype, float32 stays float32 because every scalar
@@ -22,7 +23,7 @@ import numpy as np
 from ..nn.module import check_state_keys, raise_key_error
 from ..engine import Tensor
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
 
 
 class Optimizer:
@@ -310,3 +311,104 @@ class AdamW(Adam):
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton), as ``torch.optim.RMSprop``: steps scaled by a running RMS of the gradient.
+    With α = alpha, λ = weight_decay, μ = momentum, η = lr (v, m, b start at 0)::
+
+        d = g + λ p
+        v = α v + (1 - α) d²
+        m = m + (1 - α)(d - m)         (centered: a running mean of d)
+        s = √(v - m²) + ε  (centered)   s = √v + ε  (otherwise)
+        b = μ b + d / s,  p = p - η b  (μ > 0)      p = p - η d / s  (otherwise)
+    """
+
+    hyperparameters = ("alpha", "eps", "weight_decay", "momentum", "centered")
+
+    def __init__(self, params: Iterable[Tensor], lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False) -> None:
+        super().__init__(params, lr)
+        self.alpha, self.eps, self.weight_decay = float(alpha), float(eps), float(weight_decay)
+        self.momentum, self.centered = float(momentum), bool(centered)
+        self._validate()
+
+    def _buffer_names(self, hp: Any) -> tuple[str, ...]:
+        momentum = hp.momentum is not None and float(hp.momentum) > 0.0
+        centered = bool(hp.centered)
+        return ("square_avg",) + (("momentum_buffer",) if momentum else ()) + (("grad_avg",) if centered else ())
+
+    def _validate(self) -> None:
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"RMSprop: alpha must be in [0, 1], got {self.alpha}")
+        if self.eps < 0.0 or self.weight_decay < 0.0 or self.momentum < 0.0:
+            raise ValueError(f"RMSprop: eps, weight_decay and momentum must be >= 0, got {self.eps}, "
+                             f"{self.weight_decay}, {self.momentum}")
+
+    def _update(self, i: int, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
+        alpha, mu, wd = self.alpha, self.momentum, self.weight_decay
+        for name in self._buffer_names(self):
+            if name not in state:
+                state[name] = np.zeros_like(p)
+        d = g + p * wd if wd != 0.0 else g  # d = g + λ p
+        v = state["square_avg"]
+        v *= alpha  # v = α v + (1 - α) d²
+        v += d * d * (1.0 - alpha)
+        if self.centered:
+            m = state["grad_avg"]
+            m += (d - m) * (1.0 - alpha)  # m = m + (1 - α)(d - m)
+            s = np.sqrt(v - m * m) + self.eps
+        else:
+            s = np.sqrt(v) + self.eps
+        if mu > 0.0:
+            b = state["momentum_buffer"]
+            b *= mu  # b = μ b + d / s
+            b += d / s
+            p -= b * self._lr
+        else:
+            p -= (d / s) * self._lr
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al.), as ``torch.optim.Adagrad``: each entry's step shrinks with the sum
+    of its squared gradients. With t the per-parameter step count (1, 2, ...), λ = weight_decay,
+    the sum starting at initial_accumulator_value::
+
+        d = g + λ p
+        η_t = lr / (1 + (t - 1) lr_decay)
+        S = S + d²
+        p = p - η_t d / (√S + ε)
+    """
+
+    hyperparameters = ("lr_decay", "weight_decay", "initial_accumulator_value", "eps")
+    buffers = ("step", "sum")
+
+    def __init__(self, params: Iterable[Tensor], lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10) -> None:
+        super().__init__(params, lr)
+        self.lr_decay, self.weight_decay = float(lr_decay), float(weight_decay)
+        self.initial_accumulator_value, self.eps = float(initial_accumulator_value), float(eps)
+        self._validate()
+
+    def _validate(self) -> None:
+        values = {name: getattr(self, name) for name in self.hyperparameters}
+        negative = {name: v for name, v in values.items() if not v >= 0.0}
+        if negative:
+            got = ", ".join(map(str, negative.values()))
+            raise ValueError(f"Adagrad: {', '.join(negative)} must be >= 0, got {got}")
+
+    def _buffer_spec(self, name: str, p: np.ndarray) -> tuple[tuple[int, ...], np.dtype]:
+        return ((), np.dtype(np.int64)) if name == "step" else (p.shape, p.dtype)
+
+    def _update(self, i: int, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
+        if "step" not in state:
+            state["step"] = np.zeros((), dtype=np.int64)
+            state["sum"] = np.full_like(p, self.initial_accumulator_value)
+        state["step"] += 1
+        t = int(state["step"])
+        wd = self.weight_decay
+        d = g + p * wd if wd != 0.0 else g  # d = g + λ p
+        lr_t = self._lr / (1.0 + (t - 1) * self.lr_decay)  # a Python float: no promotion
+        total = state["sum"]
+        total += d * d  # S = S + d²
+        p -= (d / (np.sqrt(total) + self.eps)) * lr_t  # p = p - η_t d / (√S + ε)
