@@ -26,6 +26,14 @@ from tinygrad_np.optim import SGD, Adam, AdamW
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
 
+@pytest.fixture(autouse=True, scope="module")
+def fast_layer_on():
+    """The compiler is part of the fast layer: these tests run with it on, whatever
+    TINYGRAD_NP_FAST says (the test of the switch turns it off itself)."""
+    with tg.fast.switched(True):
+        yield
+
+
 def mlp(sizes, dtype=np.float32, activation="relu", seed=0):
     layers = []
     for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
